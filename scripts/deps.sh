@@ -1,0 +1,65 @@
+#!/bin/sh
+# Install everything the build and the tests need on a Debian 12 machine:
+# Debian packages through apt-get, and Go-built tools through `go install`
+# at pinned versions into $GOBIN (default: $HOME/go/bin).
+# Running it again installs only what is missing.
+set -eu
+
+APT_PACKAGES="build-essential pkg-config libcurl4-openssl-dev libcjson-dev
+libssl-dev libyaml-dev bats mandoc shellcheck jq curl ca-certificates
+python3 procps util-linux"
+
+# Go tools: name, module path@version.
+GO_TOOLS="opa github.com/open-policy-agent/opa@v1.22.4"
+
+say() {
+	printf 'deps: %s\n' "$*" >&2
+}
+
+missing=""
+for p in $APT_PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+if [ -n "$missing" ]; then
+	say "installing Debian packages:$missing"
+	if [ "$(id -u)" -ne 0 ]; then
+		SUDO=sudo
+	else
+		SUDO=
+	fi
+	$SUDO apt-get update -q
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+else
+	say "Debian packages already installed"
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+	if [ -x /usr/local/go/bin/go ]; then
+		PATH=/usr/local/go/bin:$PATH
+	else
+		say "go not found: install Go 1.23 or newer and run 'make deps' again"
+		exit 1
+	fi
+fi
+gobin=$(go env GOBIN)
+[ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+
+set -- $GO_TOOLS
+while [ $# -ge 2 ]; do
+	name=$1
+	module=$2
+	shift 2
+	version=${module##*@}
+	if [ -x "$gobin/$name" ] &&
+	    go version -m "$gobin/$name" 2>/dev/null | grep -q "mod.*$version"; then
+		say "$name $version already installed in $gobin"
+		continue
+	fi
+	say "installing $name $version with go install (first build takes minutes)"
+	CGO_ENABLED=${CGO_ENABLED:-0} go install "$module"
+done
+say "done; put $gobin on PATH (the Makefile does this for the tests)"
