@@ -46,8 +46,9 @@ struct request {
 struct batch {
 	uint64_t	 start;
 	unsigned int	 n;
-	unsigned int	 filled;
-	char		*lines[BATCH_MAX];	/* NULL: not yet served */
+	unsigned int	 filled;	/* lines served */
+	unsigned int	 written;	/* lines written, from the start */
+	char		*lines[BATCH_MAX];	/* NULL: not served or written */
 	unsigned int	 failures;	/* attempts in a row without progress */
 	uint64_t	 not_before;	/* monotonic ms */
 	struct request	*req;
@@ -316,40 +317,39 @@ batch_free(struct batch *b)
 }
 
 /*
- * Writes every complete batch at the head of the window, then a mark.
- * Stops after the current line on SIGINT or SIGTERM.
+ * Writes the head of the window up to the first index not yet served,
+ * then a mark.  Stops after the current line on SIGINT or SIGTERM.
  */
 static int
 write_ready(struct tail *t)
 {
 	struct batch *b;
-	unsigned int i;
 	int rc, wrote = 0;
 
-	while ((b = t->head) != NULL && b->filled == b->n) {
-		for (i = 0; i < b->n; i++) {
-			if (b->lines[i] == NULL)
-				continue;	/* written before a stop */
-			rc = out_write_line(b->lines[i], strlen(b->lines[i]));
+	while ((b = t->head) != NULL) {
+		while (b->written < b->n && b->lines[b->written] != NULL &&
+		    !stop_signal) {
+			rc = out_write_line(b->lines[b->written],
+			    strlen(b->lines[b->written]));
 			if (rc != 0) {
 				t->out_closed = 1;
 				t->rc = rc == -1 ? RK_EXIT_OK : RK_EXIT_IO;
 				return -1;
 			}
-			cJSON_free(b->lines[i]);
-			b->lines[i] = NULL;
-			t->state.next = b->start + i + 1;
+			cJSON_free(b->lines[b->written]);
+			b->lines[b->written] = NULL;
+			b->written++;
+			t->state.next = b->start + b->written;
 			wrote = 1;
-			if (stop_signal)
-				goto out;
 		}
+		if (b->written < b->n)
+			break;
 		t->head = b->next;
 		if (t->head == NULL)
 			t->last = NULL;
 		t->batches--;
 		batch_free(b);
 	}
-out:
 	if (wrote && write_mark(t) == -1)
 		return -1;
 	return save_state(t, 0);
@@ -373,7 +373,7 @@ place_item(struct tail *t, struct batch *b, const cJSON *item,
 		goto out;
 	}
 	if (idx < b->start || idx >= b->start + b->n ||
-	    b->lines[idx - b->start] != NULL) {
+	    idx - b->start < b->written || b->lines[idx - b->start] != NULL) {
 		log_error("the log contradicts itself: entry '%s' came back as "
 		    "index %llu in a reply for indexes %llu-%llu that did not "
 		    "ask for it", uuid, (unsigned long long)idx,
@@ -446,7 +446,7 @@ batch_done(struct tail *t, struct batch *b, struct request *r, CURLcode cc)
 		if (bad)
 			buf_printf(&why, "the reply has invalid items");
 		else if (b->filled < b->n) {
-			for (i = 0; b->lines[i] != NULL; i++)
+			for (i = b->written; b->lines[i] != NULL; i++)
 				;
 			buf_printf(&why, "the reply lacks index %llu",
 			    (unsigned long long)(b->start + i));
@@ -472,7 +472,7 @@ batch_post(const struct batch *b, struct buf *post)
 
 	if (buf_append_str(post, "{\"logIndexes\":[") == -1)
 		return -1;
-	for (i = 0; i < b->n; i++) {
+	for (i = b->written; i < b->n; i++) {
 		if (b->lines[i] != NULL)
 			continue;
 		if (buf_printf(post, "%s%llu", first ? "" : ",",

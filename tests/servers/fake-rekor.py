@@ -45,8 +45,9 @@ from urllib.parse import parse_qs, urlsplit
 LOG_ID = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
 RETRIEVE_MAX = 10
 
-# Reply-level faults hit the next `count` requests of their endpoint
-# ("retrieve" or "log"); item-level faults hit one global index for good.
+# Reply-level faults hit the next `count` requests (default 1) of their
+# endpoint ("retrieve" or "log"); item-level faults hit one global index,
+# in the next `count` replies or, without `count`, for good.
 FAULTS = {
     "status": "reply with HTTP `code`, JSON body, Retry-After `retry_after`",
     "html": "reply with HTTP `code` (default 429) and an HTML page",
@@ -58,7 +59,7 @@ FAULTS = {
     "bad-base64": "serve `index` with a body that is not base64",
     "not-json": "serve `index` with a body that is not JSON",
     "wrong-index": "serve the entry of `index` as logIndex `index`+1",
-    "extra": "add the entry of `index` + 100 to every reply with `index`",
+    "extra": "add the entry of `index` + 10 to every reply with `index`",
     "wrong-shard": "give `index` the UUID prefix of another shard",
     "wrong-leaf": "give `index` a UUID whose leaf hash is of another body",
     "proof-index": "give `index` a proof index one too high",
@@ -210,9 +211,15 @@ class Log:
         }
 
     def item_fault(self, kind, index):
+        """Returns the fault of that kind at index and uses it up once."""
         for f in self.faults:
-            if f["kind"] == kind and f.get("index") == index:
-                return f
+            if f["kind"] != kind or f.get("index") != index:
+                continue
+            if f["count"] == 0:
+                continue
+            if f["count"] > 0:
+                f["count"] -= 1
+            return f
         return None
 
     def served_item(self, index):
@@ -409,7 +416,7 @@ class Handler(BaseHTTPRequestHandler):
                 if item is not None:
                     items.append(item)
                 if log.item_fault("extra", index):
-                    extra = log.served_item(index + 100)
+                    extra = log.served_item(index + 10)
                     if extra is not None:
                         items.append(extra)
         self.reply(200, items, truncate=truncate)
@@ -427,7 +434,8 @@ class Handler(BaseHTTPRequestHandler):
                 log.faults = []
             elif name == "fault" and args.get("kind") in FAULTS:
                 fault = dict(args)
-                fault["count"] = int(args.get("count", 1))
+                default = -1 if args["kind"] in ITEM_FAULTS else 1
+                fault["count"] = int(args.get("count", default))
                 fault["on"] = args.get("on", "retrieve")
                 if "index" in args:
                     fault["index"] = int(args["index"])
