@@ -516,6 +516,9 @@ schedule(struct tail *t)
 			goto oom;
 		b->req->batch = b;
 		t->in_flight++;
+		log_debug("requesting indexes %llu-%llu",
+		    (unsigned long long)(b->start + b->written),
+		    (unsigned long long)(b->start + b->n - 1));
 	}
 	return 0;
 oom:
