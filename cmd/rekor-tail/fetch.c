@@ -701,7 +701,9 @@ poll_timeout(const struct tail *t)
 	if (t->log_req == NULL && need_log_info(t) &&
 	    t->log_not_before < until)
 		until = t->log_not_before;
-	for (b = t->head; b != NULL; b = b->next)
+	/* A batch waiting for a free request slot waits on the network. */
+	for (b = t->head; b != NULL && t->in_flight < t->opts->parallel;
+	    b = b->next)
 		if (b->req == NULL && b->filled < b->n && b->not_before < until)
 			until = b->not_before;
 	if (t->layout.n > 0 && t->last_mark_ms + t->opts->interval_ms < until)
