@@ -443,6 +443,15 @@ entries() {
 	[[ "$stderr" == *"came back as index 12 in a reply for indexes 0-4 that did not ask for it"* ]]
 }
 
+@test "rekor-tail: index served twice exits 4" {
+	rekor_start
+	rekor_control 'fault?kind=duplicate&index=2'
+	run -4 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 5
+	[[ "$stderr" == *"came back as index 2, which this run has already received"* ]]
+	# Nothing of a reply that contradicts itself is written.
+	[ "$(entries <<<"$output")" = "" ]
+}
+
 @test "rekor-tail: 64-hex UUIDs from a one-shard log" {
 	rekor_start --layout single --short-uuids
 	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t tip

@@ -15,7 +15,7 @@
 
 #define JSON_INT_MAX	9007199254740992.0	/* 2^53: exact in a double */
 
-/* Reads a non-negative integer that a double holds exactly. */
+/* Reads a non-negative integer that a double represents exactly. */
 static int
 json_get_index(const cJSON *parent, const char *name, uint64_t *out)
 {
@@ -129,7 +129,7 @@ layout_free(struct layout *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Returns the shard that holds global index idx, or NULL past the tip. */
+/* Returns the shard that contains global index idx, or NULL past the tip. */
 const struct shard *
 layout_find(const struct layout *l, uint64_t idx)
 {
@@ -240,7 +240,7 @@ base64_decode(const char *in, unsigned char *out)
 		if (i + 4 < len || pad < 1)
 			out[o++] = (unsigned char)n;
 	}
-	/* Padding bits must be zero, as RFC 4648 section 3.5 asks. */
+	/* Padding bits must be zero, as RFC 4648 section 3.5 requires. */
 	if ((pad == 1 && (n & 0xff) != 0) || (pad == 2 && (n & 0xffff) != 0))
 		return -1;
 	return o;

@@ -372,8 +372,15 @@ place_item(struct tail *t, struct batch *b, const cJSON *item,
 		rc = 1;
 		goto out;
 	}
-	if (idx < b->start || idx >= b->start + b->n ||
-	    idx - b->start < b->written || b->lines[idx - b->start] != NULL) {
+	if (idx >= b->start && idx < b->start + b->n &&
+	    (idx - b->start < b->written || b->lines[idx - b->start] != NULL)) {
+		log_error("the log contradicts itself: entry '%s' came back as "
+		    "index %llu, which this run has already received", uuid,
+		    (unsigned long long)idx);
+		t->rc = RK_EXIT_DATA;
+		goto out;
+	}
+	if (idx < b->start || idx >= b->start + b->n) {
 		log_error("the log contradicts itself: entry '%s' came back as "
 		    "index %llu in a reply for indexes %llu-%llu that did not "
 		    "ask for it", uuid, (unsigned long long)idx,

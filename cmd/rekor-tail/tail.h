@@ -48,7 +48,7 @@ struct tail_opts {
 	size_t		  n_ack;
 };
 
-/* How a checked item ends up. */
+/* Outcome of checking one item of a retrieve reply. */
 enum item_result {
 	ITEM_ENTRY,		/* an entry record */
 	ITEM_MALFORMED,		/* a malformed control record: log goes on */

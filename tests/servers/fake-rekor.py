@@ -4,7 +4,7 @@
 It serves the real entries of tests/fixtures/rekor/ inside a compact log
 with the shard layout of the public log: two inactive shards and an active
 one, with the public tree ids.  The fixtures sit at small shard indexes and
-every other index holds a generated filler entry:
+every other index contains a generated filler entry:
 
     shard  tree id              size  fixture at shard index (global)
     0      3904496407287907110   4    none (globals 0-3)
@@ -45,9 +45,9 @@ from urllib.parse import parse_qs, urlsplit
 LOG_ID = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
 RETRIEVE_MAX = 10
 
-# Reply-level faults hit the next `count` requests (default 1) of their
-# endpoint ("retrieve" or "log"); item-level faults hit one global index,
-# in the next `count` replies or, without `count`, for good.
+# A reply-level fault hits the next `count` requests (default 1) of its
+# endpoint, "retrieve" or "log".  An item-level fault hits one global index
+# in the next `count` replies, or in every reply when `count` is not given.
 FAULTS = {
     "status": "reply with HTTP `code`, JSON body, Retry-After `retry_after`",
     "html": "reply with HTTP `code` (default 429) and an HTML page",
@@ -60,12 +60,13 @@ FAULTS = {
     "not-json": "serve `index` with a body that is not JSON",
     "wrong-index": "serve the entry of `index` as logIndex `index`+1",
     "extra": "add the entry of `index` + 10 to every reply with `index`",
+    "duplicate": "serve `index` twice in the same reply",
     "wrong-shard": "give `index` the UUID prefix of another shard",
     "wrong-leaf": "give `index` a UUID whose leaf hash is of another body",
     "proof-index": "give `index` a proof index one too high",
 }
 ITEM_FAULTS = {"missing", "bad-base64", "not-json", "wrong-index", "extra",
-               "wrong-shard", "wrong-leaf", "proof-index"}
+               "duplicate", "wrong-shard", "wrong-leaf", "proof-index"}
 
 
 def leaf_hash(body: bytes) -> str:
@@ -393,6 +394,7 @@ class Handler(BaseHTTPRequestHandler):
             self.error(404, "path %s was not found" % url.path)
             return
         log = self.server.log
+
         try:
             indexes = json.loads(body)["logIndexes"]
             if not all(isinstance(i, int) for i in indexes):
@@ -410,9 +412,11 @@ class Handler(BaseHTTPRequestHandler):
                              "logIndexes in body should have at most 10 "
                              "items"})
             return
+
         handled, truncate = self.apply_fault("retrieve")
         if handled:
             return
+
         items = []
         with log.lock:
             for index in indexes:
@@ -421,6 +425,8 @@ class Handler(BaseHTTPRequestHandler):
                 item = log.served_item(index)
                 if item is not None:
                     items.append(item)
+                    if log.item_fault("duplicate", index):
+                        items.append(item)
                 if log.item_fault("extra", index):
                     extra = log.served_item(index + 10)
                     if extra is not None:
