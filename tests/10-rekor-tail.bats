@@ -623,7 +623,32 @@ entries() {
 	rekor_start --layout single --filler 20
 	tail_wait
 	[ "$TAIL_STATUS" -eq 4 ]
-	grep -qF "the log contradicts itself: its oldest shard changed" "$ERR"
+	grep -qF "the log contradicts itself: shard 0 is tree '1193050959916656506' now, '3904496407287907110' before" "$ERR"
+}
+
+@test "rekor-tail: log whose active shard shrinks exits 4" {
+	rekor_start --filler 5
+	tail_background -s "$REKOR_URL" -f 22 -i 200ms -r 50
+	wait_for_record "$OUT" '.logIndex == 22'
+	rekor_stop
+	rekor_start
+	tail_wait
+	[ "$TAIL_STATUS" -eq 4 ]
+	grep -qF "the log contradicts itself: tree '1193050959916656506' has 6 entries now, 11 before" "$ERR"
+	[ "$(tail -n 1 "$OUT" | jq -c '[.control, .next]')" = '["mark",23]' ]
+}
+
+@test "rekor-tail: log that loses a shard exits 4" {
+	rekor_start
+	tail_background -s "$REKOR_URL" -f 17 -i 200ms
+	wait_for_record "$OUT" '.logIndex == 17'
+	rekor_control 'rotate?n=1'
+	wait_for_record "$OUT" '.logIndex == 18'
+	rekor_stop
+	rekor_start
+	tail_wait
+	[ "$TAIL_STATUS" -eq 4 ]
+	grep -qF "the log contradicts itself: the log has 3 shards now, 4 before" "$ERR"
 }
 
 @test "rekor-tail: --to past the tip waits for the log" {

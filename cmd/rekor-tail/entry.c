@@ -154,25 +154,25 @@ layout_check_growth(const struct layout *old, const struct layout *new,
 	const struct shard *a, *b;
 	size_t i;
 
-	if (new->n < old->n) {
-		buf_printf(err, "the log lists %zu shards, earlier %zu",
-		    new->n, old->n);
-		return -1;
-	}
-	for (i = 0; i < old->n; i++) {
+	for (i = 0; i < old->n && i < new->n; i++) {
 		a = &old->shards[i];
 		b = &new->shards[i];
 		if (strcmp(a->tree_id, b->tree_id) != 0) {
-			buf_printf(err, "shard %zu is tree '%s', earlier '%s'",
+			buf_printf(err, "shard %zu is tree '%s' now, '%s' before",
 			    i, b->tree_id, a->tree_id);
 			return -1;
 		}
 		if (b->size < a->size || (i + 1 < old->n && b->size != a->size)) {
-			buf_printf(err, "tree '%s' has %llu entries, earlier "
-			    "%llu", a->tree_id, (unsigned long long)b->size,
+			buf_printf(err, "tree '%s' has %llu entries now, %llu "
+			    "before", a->tree_id, (unsigned long long)b->size,
 			    (unsigned long long)a->size);
 			return -1;
 		}
+	}
+	if (new->n < old->n) {
+		buf_printf(err, "the log has %zu shards now, %zu before",
+		    new->n, old->n);
+		return -1;
 	}
 	return 0;
 }
