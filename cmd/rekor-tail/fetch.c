@@ -1,10 +1,10 @@
 /*
  * rekor-tail: the request loop.  Indexes are fetched in batches of at most
- * BATCH_MAX through POST /api/v1/log/entries/retrieve, several batches in
- * flight on one libcurl multi handle, and written strictly in index order:
- * the entries of the oldest batch are written up to the first one not yet
- * served.  The window of batches is bounded, so memory stays flat however
- * long the tail runs.
+ * BATCH_MAX through POST /api/v1/log/entries/retrieve, with several
+ * batches in flight on one libcurl multi handle.  Entries are written
+ * strictly in index order, so the oldest batch is written up to its first
+ * entry not yet served.  The window of batches is bounded, so memory stays
+ * flat however long the tail runs.
  */
 #include <signal.h>
 #include <stdio.h>
