@@ -221,6 +221,13 @@ entries() {
 	[ "$output" = 404 ]
 }
 
+@test "rekor-tail: -vv shows each request" {
+	rekor_start
+	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -vv -f 0 -t 12
+	[[ "$stderr" == *"rekor-tail: debug: requesting indexes 0-9"* ]]
+	[[ "$stderr" == *"rekor-tail: debug: requesting indexes 10-11"* ]]
+}
+
 @test "rekor-tail: -v reports the log layout" {
 	rekor_start
 	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -v -f 0 -t 1
@@ -309,6 +316,39 @@ entries() {
 	rekor_control 'fault?kind=garbage&count=1'
 	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 5
 	[ "$(entries <<<"$output")" = "0 1 2 3 4" ]
+}
+
+@test "rekor-tail: JSON object for a list exits 3" {
+	rekor_start
+	rekor_control 'fault?kind=object&count=100'
+	run -3 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 5 -r 1
+	[ "$(entries <<<"$output")" = "" ]
+	[[ "$stderr" == *"retrieving indexes 0-4 from '$REKOR_URL': the reply is not a JSON list; giving up after 2 attempts"* ]]
+}
+
+@test "rekor-tail: log info without treeID exits 3" {
+	rekor_start
+	rekor_control 'fault?kind=object&count=100&on=log'
+	run -3 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 5 -r 1
+	[ -z "$output" ]
+	[[ "$stderr" == *"reading the log info from '$REKOR_URL': \"treeID\" is not a decimal string; giving up after 2 attempts"* ]]
+}
+
+@test "rekor-tail: numeric tree id is rejected" {
+	rekor_start
+	rekor_control 'fault?kind=numeric-tree-id&count=1&on=log'
+	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 2
+	[ "$(entries <<<"$output")" = "0 1" ]
+	[[ "$stderr" == *"\"treeID\" is not a decimal string; retrying"* ]]
+}
+
+@test "rekor-tail: item without logIndex is retried" {
+	rekor_start
+	rekor_control 'fault?kind=no-index&index=1&count=1'
+	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 3
+	[ "$(entries <<<"$output")" = "0 1 2" ]
+	[[ "$stderr" == *"invalid item in the reply for indexes 0-2: entry '362f8ecba72f4326"*"' has no valid \"logIndex\""* ]]
+	[[ "$stderr" == *"the reply has invalid items; retrying"* ]]
 }
 
 @test "rekor-tail: slow reply past --timeout is retried" {
@@ -514,6 +554,15 @@ entries() {
 	[ -z "$output" ]
 	[[ "$stderr" == *"state file '$st' belongs to log '1111', but '$REKOR_URL' serves log '3904496407287907110'"* ]]
 	[ "$(jq .next "$st")" = 3 ]
+}
+
+@test "rekor-tail: state file of unknown version exits 4" {
+	rekor_start
+	local st="$BATS_TEST_TMPDIR/state.json"
+	echo '{"version":2,"log":"3904496407287907110","server":"x","next":3}' >"$st"
+	run -4 --separate-stderr rekor-tail -s "$REKOR_URL" -t 5 -S "$st"
+	[ -z "$output" ]
+	[[ "$stderr" == *"state file '$st' has an unknown version"* ]]
 }
 
 @test "rekor-tail: state file ahead of the log exits 4" {

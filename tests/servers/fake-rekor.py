@@ -52,6 +52,9 @@ FAULTS = {
     "status": "reply with HTTP `code`, JSON body, Retry-After `retry_after`",
     "html": "reply with HTTP `code` (default 429) and an HTML page",
     "garbage": "reply 200 with an HTML page instead of JSON",
+    "object": "reply 200 with a JSON object where a list or the log info "
+              "belongs",
+    "numeric-tree-id": "reply to GET /api/v1/log with tree ids as numbers",
     "truncate": "announce the full length, send half the reply, close",
     "slow": "wait `seconds` before replying",
     "drop": "close the connection without a reply",
@@ -64,9 +67,11 @@ FAULTS = {
     "wrong-shard": "give `index` the UUID prefix of another shard",
     "wrong-leaf": "give `index` a UUID whose leaf hash is of another body",
     "proof-index": "give `index` a proof index one too high",
+    "no-index": "serve `index` without its logIndex field",
 }
 ITEM_FAULTS = {"missing", "bad-base64", "not-json", "wrong-index", "extra",
-               "duplicate", "wrong-shard", "wrong-leaf", "proof-index"}
+               "duplicate", "wrong-shard", "wrong-leaf", "proof-index",
+               "no-index"}
 
 
 def leaf_hash(body: bytes) -> str:
@@ -245,6 +250,8 @@ class Log:
             uuid = uuid[:-64] + leaf_hash(b"another body")
         if self.item_fault("proof-index", index):
             entry["verification"]["inclusionProof"]["logIndex"] += 1
+        if self.item_fault("no-index", index):
+            del entry["logIndex"]
         return {uuid: entry}
 
     def take_fault(self, endpoint):
@@ -338,6 +345,13 @@ class Handler(BaseHTTPRequestHandler):
                        headers=headers)
         elif kind == "garbage":
             self.reply(200, raw=page, ctype="text/html")
+        elif kind == "object":
+            self.reply(200, {"code": 200, "message": "not what you expect"})
+        elif kind == "numeric-tree-id":
+            doc = self.server.log.log_info()
+            doc["treeID"] = int(doc["treeID"])
+            raw = json.dumps(doc).encode()
+            self.reply(200, raw=raw)
         return True, False
 
     def read_body(self):
