@@ -321,6 +321,7 @@ class Handler(BaseHTTPRequestHandler):
         f = self.server.log.take_fault(endpoint)
         if f is None:
             return False, False
+
         kind = f["kind"]
         if kind == "slow":
             time.sleep(float(f.get("seconds", 2)))
@@ -331,11 +332,13 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return True, False
+
         headers = {}
         if "retry_after" in f:
             headers["Retry-After"] = f["retry_after"]
         page = b"<html><head><title>Too Many Requests</title></head>" \
             b"<body><h1>Too Many Requests</h1></body></html>\n"
+
         if kind == "status":
             code = int(f.get("code", 500))
             self.reply(code, {"code": code, "message": "injected fault"},
