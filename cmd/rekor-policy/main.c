@@ -508,6 +508,9 @@ main(int argc, char *argv[])
 	} else if (r == BATCH_WRITE_FAILED) {
 		rc = RK_EXIT_IO;
 	} else {
+		/* The reader left: the EPIPE is no error at exit either. */
+		if (r == BATCH_READER_GONE)
+			clearerr(stdout);
 		rc = report(&opts, &in);
 	}
 out:
