@@ -258,10 +258,13 @@ write_capabilities(struct opa_env *env, int v0)
 		name = cJSON_GetObjectItem(b, "name");
 		if (!cJSON_IsString(name))
 			continue;
-		for (i = 0; denied_builtins[i] != NULL; i++)
-			if (strcmp(name->valuestring, denied_builtins[i]) == 0)
+		for (i = 0; denied_builtins[i] != NULL; i++) {
+			if (strcmp(name->valuestring, denied_builtins[i]) == 0) {
 				cJSON_Delete(cJSON_DetachItemViaPointer(
 				    builtins, b));
+				break;
+			}
+		}
 	}
 	cJSON_DeleteItemFromObject(caps, "allow_net");
 	if (cJSON_AddArrayToObject(caps, "allow_net") == NULL ||
