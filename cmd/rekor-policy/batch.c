@@ -1,9 +1,9 @@
 /*
  * Batches: pending entries are sent to each policy's opa in one Data API
  * request.  When that request fails (a conflict error, or with
- * strict-builtin-errors a failing built-in), the batch is split in halves
- * and each half is evaluated again, down to single entries, so that an
- * entry that fails never costs the other entries their result.
+ * strict-builtin-errors a failing built-in), it is evaluated again in
+ * parts, down to single entries, so that an entry that fails never costs
+ * the other entries their result.
  *
  * Every request uses strict-builtin-errors, so that a failing built-in is
  * seen.  A single entry on which a built-in failed is then evaluated
@@ -351,14 +351,17 @@ out:
 
 /*
  * Evaluates entries [lo, hi) against policy p (column col of the
- * verdicts), halving the range on every failure.  Returns 0 or
- * BATCH_OPA_FAILED.
+ * verdicts) in one request.  When that fails, a whole batch is evaluated
+ * again in chunks of about the square root of its size, and a failed
+ * chunk entry by entry.  Two levels keep the cost near three evaluations
+ * per entry even when most entries fail, where halving would cost one per
+ * level.  Returns 0 or BATCH_OPA_FAILED.
  */
 static int
 eval_range(struct batch *b, struct policy *p, size_t col, size_t lo,
     size_t hi)
 {
-	size_t mid;
+	size_t i, step;
 	long status;
 
 	if (build_request(b, p, lo, hi) == -1) {
@@ -379,13 +382,49 @@ eval_range(struct batch *b, struct policy *p, size_t col, size_t lo,
 		if (hi - lo == 1)
 			return eval_failed_entry(b, p, col, lo);
 		log_debug("policy '%s': %zu entries from line %zu failed "
-		    "together; evaluating them in halves", p->name, hi - lo,
+		    "together; evaluating them in parts", p->name, hi - lo,
 		    b->entries[lo].lineno);
 	}
-	mid = lo + (hi - lo) / 2;
-	if (eval_range(b, p, col, lo, mid) == BATCH_OPA_FAILED)
-		return BATCH_OPA_FAILED;
-	return eval_range(b, p, col, mid, hi);
+	step = 1;
+	if (lo == 0 && hi == b->n)
+		while (step * step < hi - lo)
+			step++;
+	if (step >= hi - lo)
+		step = 1;
+	for (i = lo; i < hi; i += step) {
+		if (eval_range(b, p, col, i, i + step < hi ? i + step : hi) ==
+		    BATCH_OPA_FAILED)
+			return BATCH_OPA_FAILED;
+	}
+	return 0;
+}
+
+/*
+ * Evaluates the batch against policy p.  After a batch in which more than
+ * one entry in eight failed, the next batch of p is evaluated entry by
+ * entry from the start: a policy that fails on most entries (such as
+ * parsing every key as a certificate) would otherwise pay for the failed
+ * batch and chunk requests every time.
+ */
+static int
+eval_policy(struct batch *b, struct policy *p, size_t col)
+{
+	uint64_t before = p->errors + p->builtin_failures, failed;
+	size_t i;
+	int rc = 0;
+
+	if (!p->one_by_one)
+		rc = eval_range(b, p, col, 0, b->n);
+	for (i = 0; p->one_by_one && rc == 0 && i < b->n; i++)
+		rc = eval_range(b, p, col, i, i + 1);
+	failed = p->errors + p->builtin_failures - before;
+	if (p->one_by_one != (failed * 8 > b->n))
+		log_debug("policy '%s': %llu of %zu entries failed; "
+		    "evaluating the next batch %s", p->name,
+		    (unsigned long long)failed, b->n, failed * 8 > b->n ?
+		    "entry by entry" : "in one request");
+	p->one_by_one = failed * 8 > b->n;
+	return rc;
 }
 
 /* Writes the entry plus "policy" and "alertID" for a matching policy. */
@@ -447,7 +486,7 @@ batch_flush(struct batch *b)
 	b->verdicts = v;
 	memset(v, VERDICT_NONE, b->n * b->npolicies);
 	for (j = 0; j < b->npolicies; j++) {
-		if ((rc = eval_range(b, &b->policies[j], j, 0, b->n)) != 0)
+		if ((rc = eval_policy(b, &b->policies[j], j)) != 0)
 			goto out;
 	}
 	for (i = 0; i < b->n; i++) {

@@ -36,6 +36,7 @@ struct policy {
 	uint64_t	 alerts;
 	uint64_t	 errors;	/* entries whose evaluation failed */
 	uint64_t	 builtin_failures;
+	int		 one_by_one;	/* evaluate the next batch per entry */
 };
 
 struct opa_env {
