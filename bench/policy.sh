@@ -9,7 +9,7 @@
 #   readme       the older daemon's README policy (Rego v0): its x509
 #                parser fails on the bare keys, a third of the entries
 #
-# Each copy of an entry is changed so that no built-in sees the same
+# Each copy of an entry is changed so that no built-in gets the same
 # argument twice (below).  Three ways to run them:
 #
 #   - rekor-policy with each batch size in BATCHES (default "256 16 1");
@@ -38,7 +38,7 @@ command -v "$OPA" >/dev/null ||
     { echo "bench: '$OPA' not found; put opa on PATH" >&2; exit 2; }
 
 # Copy k of an entry gets k newlines after each PEM text it carries, so
-# that no two entries pass the same argument to a built-in: opa caches
+# that no two entries pass the same argument to a built-in.  opa caches
 # built-in results within one query, and a batch of repeated entries would
 # measure that cache instead of the policy.
 head -n 6 "$fixture" | jq -cs --argjson n "$ENTRIES" '

@@ -187,7 +187,7 @@ nomem:
 	return -1;
 }
 
-/* Builds {"input":[...]} for entries [lo, hi) as policy p sees them. */
+/* Builds {"input":[...]} for entries [lo, hi) in policy p's input mode. */
 static int
 build_request(struct batch *b, const struct policy *p, size_t lo,
     size_t hi)
@@ -211,8 +211,8 @@ build_request(struct batch *b, const struct policy *p, size_t lo,
 
 /*
  * Reads {"result": [{"value": v} or {}, ...]} into the verdicts of
- * entries [lo, hi).  Returns 0, or -1 when the answer does not have that
- * shape.
+ * entries [lo, hi).  Returns 0, or -1 when the response does not have
+ * that shape.
  */
 static int
 read_results(struct batch *b, size_t col, size_t lo, size_t hi,
@@ -241,9 +241,9 @@ out:
 }
 
 /*
- * Describes opa's error answer in msg: the first error's code, location
+ * Describes opa's error response in msg: the first error's code, location
  * (in the user's file) and message.  Returns the first error's code, or
- * "" when the answer has none.
+ * "" when the response has none.
  */
 static const char *
 describe_error(const struct policy *p, const cJSON *doc, struct buf *msg)
@@ -299,8 +299,8 @@ report_builtin_failure(struct policy *p, const struct batch_entry *e,
 }
 
 /*
- * Evaluates one entry after its strict evaluation failed with the answer
- * in b->resp.  Returns 0 or BATCH_OPA_FAILED.
+ * Evaluates one entry after its strict evaluation failed with the
+ * response in b->resp.  Returns 0 or BATCH_OPA_FAILED.
  */
 static int
 eval_failed_entry(struct batch *b, struct policy *p, size_t col, size_t i)
@@ -335,7 +335,7 @@ eval_failed_entry(struct batch *b, struct policy *p, size_t col, size_t i)
 	}
 	log_error("entry %llu (line %zu): policy '%s': evaluation failed: "
 	    "%s", (unsigned long long)e->index, e->lineno, p->name,
-	    msg.data != NULL ? msg.data : "no answer");
+	    msg.data != NULL ? msg.data : "no response");
 	goto failed;
 nomem:
 	log_error("entry %llu (line %zu): policy '%s': out of memory",
@@ -402,8 +402,8 @@ eval_range(struct batch *b, struct policy *p, size_t col, size_t lo,
 /*
  * Evaluates the batch against policy p.  After a batch in which more than
  * one entry in eight failed, the next batch of p is evaluated entry by
- * entry from the start: a policy that fails on most entries (such as
- * parsing every key as a certificate) would otherwise pay for the failed
+ * entry from the start.  A policy that fails on most entries, such as one
+ * that parses every key as a certificate, would otherwise pay for failed
  * batch and chunk requests every time.
  */
 static int

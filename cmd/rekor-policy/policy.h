@@ -14,7 +14,7 @@
 
 #include "buf.h"
 
-/* Built-in failures shown one by one before only the count goes on. */
+/* Built-in failures shown per policy as warnings; later ones only with -v. */
 #define POLICY_BUILTIN_SHOWN	10
 
 struct policy {
@@ -45,7 +45,7 @@ struct opa_env {
 	char		*caps[2];	/* capabilities files, [v0] */
 };
 
-/* What the batch evaluation of one entry against one policy gave. */
+/* Result of evaluating one entry against one policy. */
 enum verdict {
 	VERDICT_NONE = 0,	/* alert was undefined, false or not boolean */
 	VERDICT_ALERT,		/* alert was exactly true */

@@ -199,8 +199,8 @@ server_report_log(const struct policy *p)
 }
 
 /*
- * Waits until opa answers GET /health, for at most timeout_ms.  Returns
- * 0, or -1 (reported) when opa exited or did not answer in time.
+ * Waits until opa responds 200 to GET /health, for at most timeout_ms.
+ * Returns 0, or -1 (reported) when opa exited or did not respond in time.
  */
 int
 server_wait_ready(struct policy *p, uint64_t timeout_ms)
@@ -224,7 +224,7 @@ server_wait_ready(struct policy *p, uint64_t timeout_ms)
 			break;
 		}
 		if (now_ms() >= deadline) {
-			log_error("policy '%s': opa did not answer on '%s' "
+			log_error("policy '%s': opa did not respond on '%s' "
 			    "within %llu ms", p->name, p->socket,
 			    (unsigned long long)timeout_ms);
 			server_report_log(p);
@@ -240,7 +240,7 @@ server_wait_ready(struct policy *p, uint64_t timeout_ms)
  * POSTs a Data API request ({"input": [...]}) for the results of the
  * query module.  With strict, the first failing built-in is an error.
  * Stores the HTTP status and the response body.  Returns 0 when opa
- * answered, or -1 (reported) when it did not: opa has died or hangs.
+ * responded, or -1 (reported) when it did not because it died or hangs.
  */
 int
 server_post(struct policy *p, const char *req, size_t len, int strict,
@@ -261,7 +261,7 @@ server_post(struct policy *p, const char *req, size_t len, int strict,
 	    CURLINFO_RESPONSE_CODE, status) == CURLE_OK && *status != 0)
 		return 0;
 	if (server_check_alive(p) == 0)
-		log_error("policy '%s': no answer from opa on '%s': %s",
+		log_error("policy '%s': no response from opa on '%s': %s",
 		    p->name, p->socket, curl_easy_strerror(cc));
 	return -1;
 }
