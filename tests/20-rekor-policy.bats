@@ -684,3 +684,39 @@ alert := true')
 	[[ "$args" == *"--skip-version-check"* ]]
 	[ "$env_size" -eq 0 ]
 }
+
+@test "rekor-policy: opa server failing at start exits 2" {
+	p=$(write_policy all 'package sidekick
+alert := true')
+	real=$(command -v opa)
+	cat > "$BATS_TEST_TMPDIR/opa" <<SCRIPT
+#!/bin/sh
+if [ "\$1" = run ]; then
+	echo '{"level":"error","msg":"listener failed","err":"address in use"}' >&2
+	exit 1
+fi
+exec "$real" "\$@"
+SCRIPT
+	chmod +x "$BATS_TEST_TMPDIR/opa"
+	run -2 --separate-stderr rekor-policy --opa "$BATS_TEST_TMPDIR/opa" \
+	    -p "$p" < "$ENTRIES"
+	[ -z "$output" ]
+	[[ "$stderr" == *"policy 'all': opa exited with status 1"* ]]
+	[[ "$stderr" == *"opa: listener failed: address in use"* ]]
+	[ -z "$(ls "$TMPDIR")" ]
+}
+
+@test "rekor-policy: over-long line is skipped, the next one read" {
+	p=$(write_policy all 'package sidekick
+alert := true')
+	{
+		entry_line 1
+		head -c 34000000 /dev/zero | tr '\0' x
+		echo
+		entry_line 2
+	} > "$BATS_TEST_TMPDIR/input"
+	run -1 --separate-stderr rekor-policy -p "$p" < "$BATS_TEST_TMPDIR/input"
+	[ "$(printf '%s\n' "$output" | alerted_indexes | tr '\n' ' ')" = \
+	    "18624203 31821305 " ]
+	[[ "$stderr" == *"line 2: longer than 32 MiB; skipped"* ]]
+}
