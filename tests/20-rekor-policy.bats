@@ -732,3 +732,12 @@ alert := true')
 	    "18624203 31821305 " ]
 	[[ "$stderr" == *"line 2: longer than 32 MiB; skipped"* ]]
 }
+
+@test "rekor-policy: body key written with escapes is found" {
+	p=$(write_policy dsse 'package sidekick
+alert if input.kind == "dsse"')
+	entry_line 4 | sed 's/"body":/"b\\u006fdy":/' > "$BATS_TEST_TMPDIR/input"
+	grep -q 'b\\u006fdy' "$BATS_TEST_TMPDIR/input"
+	run -0 --separate-stderr rekor-policy -p "$p" < "$BATS_TEST_TMPDIR/input"
+	[ "$(printf '%s\n' "$output" | alerted_indexes)" = 155690850 ]
+}
