@@ -741,3 +741,12 @@ alert if input.kind == "dsse"')
 	run -0 --separate-stderr rekor-policy -p "$p" < "$BATS_TEST_TMPDIR/input"
 	[ "$(printf '%s\n' "$output" | alerted_indexes)" = 155690850 ]
 }
+
+@test "rekor-policy: compile error leaves standard input unread" {
+	p=$(write_policy broken 'package sidekick
+alert if {')
+	run -0 --separate-stderr bash -c \
+	    '{ rekor-policy -p "$1"; echo "status $?"; cat; } < "$2"' _ "$p" "$ENTRIES"
+	[ "$(printf '%s\n' "$output" | sed -n 1p)" = "status 2" ]
+	[ "$(printf '%s\n' "$output" | sed 1d)" = "$(cat "$ENTRIES")" ]
+}
