@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -155,11 +156,17 @@ def main(name, handler, extra_args=None):
     p.add_argument("--record", help="append accepted documents here")
     p.add_argument("--faults", help="JSON list of faults")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--tls-cert", help="serve HTTPS with this PEM chain")
+    p.add_argument("--tls-key", help="private key of --tls-cert")
     if extra_args:
         extra_args(p)
     args = p.parse_args()
     args.name = name
     srv = FakeServer(handler, args)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     if args.port_file:
         tmp = args.port_file + ".tmp"
         with open(tmp, "w") as f:
