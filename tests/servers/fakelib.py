@@ -75,6 +75,12 @@ class FakeHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake"
 
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes; without TCP_NODELAY,
+        # Nagle's algorithm and delayed ACKs add 40 ms to every reply.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, fmt, *args):
         if self.server.args.verbose:
             sys.stderr.write("%s: %s\n" % (self.server.args.name, fmt % args))
