@@ -286,8 +286,14 @@ spool_record(struct engine *e, const char *line, size_t len)
 {
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop && e->pending > 0 &&
-	    e->pending + len + 1 > e->cfg->spool_max)
-		pthread_cond_wait(&e->space, &e->mu);
+	    e->pending + len + 1 > e->cfg->spool_max) {
+		/* Wake up now and then: a signal does not end the wait. */
+		wait_ms(e, &e->space, POLL_MS);
+		if (got_signal != 0) {
+			e->stop = 1;
+			pthread_cond_broadcast(&e->more);
+		}
+	}
 	if (e->stop) {
 		pthread_mutex_unlock(&e->mu);
 		return -1;

@@ -317,3 +317,26 @@ ce() {
 	exec 4>&-
 	[ -n "$(ls spool/seg-*)" ]
 }
+
+@test "rekor-out-cloudevents: memory stays bounded while the destination is down" {
+	port=$(free_port)
+	gen_alerts --count 20000 --mark-every 500 --pad 2000 > big.ndjson
+	[ "$(wc -c < big.ndjson)" -gt $((40 * 1024 * 1024)) ]
+	mkfifo in
+	rekor-out-cloudevents -i x -u "http://127.0.0.1:$port/" -S spool \
+	    -M 1M < in 2> err &
+	pid=$!
+	exec 4> in
+	# Feed in the background: the writer blocks once the spool is full.
+	cat big.ndjson >&4 &
+	feeder=$!
+	sleep 2
+	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+	[ "$(du -sk spool | cut -f1)" -le 1200 ]
+	kill "$feeder"
+	exec 4>&-
+	kill -TERM "$pid"
+	wait "$pid" || true
+	# 64 MiB is one maximal line; this run never needs close to that.
+	[ "$hwm" -lt 32768 ]
+}
