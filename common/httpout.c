@@ -19,7 +19,6 @@
 #include "log.h"
 #include "retry.h"
 
-#define MAX_HEADERS	32
 
 int
 httpout_global_init(void)
@@ -286,7 +285,7 @@ int
 httpout_send(struct httpout *h, const struct httpout_request *req,
     struct httpout_response *resp)
 {
-	struct curl_slist nodes[MAX_HEADERS + 3];
+	struct curl_slist nodes[HTTPOUT_HEADERS_MAX + 3];
 	struct buf ctype = BUF_INIT, auth = BUF_INIT;
 	size_t n = 0, i;
 	CURLcode cc;
@@ -304,9 +303,14 @@ httpout_send(struct httpout *h, const struct httpout_request *req,
 		nodes[n++].data = ctype.data;
 	}
 	nodes[n++].data = (char *)"Expect:";
-	for (i = 0; req->headers != NULL && req->headers[i] != NULL &&
-	    i < MAX_HEADERS; i++)
+	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		if (i == HTTPOUT_HEADERS_MAX) {
+			snprintf(resp->error, sizeof(resp->error),
+			    "more than %d extra headers", HTTPOUT_HEADERS_MAX);
+			goto out;
+		}
 		nodes[n++].data = (char *)req->headers[i];
+	}
 	if (req->username != NULL) {
 		if (basic_auth(req->username, req->password, &auth) == -1)
 			goto nomem;

@@ -16,6 +16,8 @@
 #include "buf.h"
 #include "deliver.h"
 
+/* Most extra headers of one request; more make httpout_send() fail. */
+#define HTTPOUT_HEADERS_MAX	32
 /* Response bodies beyond this size are cut: only error texts are read. */
 #define HTTPOUT_BODY_MAX	(4UL * 1024 * 1024)
 
