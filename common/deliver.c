@@ -868,6 +868,7 @@ deliver_run(const struct deliver_config *cfg, const struct deliver_output *out)
 	memset(&e, 0, sizeof(e));
 	e.cfg = cfg;
 	e.out = out;
+	e.dl.fd = -1;		/* deadletter_close() before open is a no-op */
 	pthread_mutex_init(&e.mu, NULL);
 	pthread_cond_init(&e.more, NULL);
 	pthread_cond_init(&e.space, NULL);
