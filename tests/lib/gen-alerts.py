@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import sys
+import time
 
 LOG_ID = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
 SERVER = "https://rekor.example.test"
@@ -28,7 +29,8 @@ def alert(index, policy, pad):
     rec = {
         "uuid": uuid, "logIndex": index, "treeID": "1193381656612011",
         "treeIndex": index, "logID": LOG_ID, "integratedTime": t,
-        "time": None, "kind": "hashedrekord", "apiVersion": "0.0.1",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
+        "kind": "hashedrekord", "apiVersion": "0.0.1",
         "body": {"kind": "hashedrekord", "apiVersion": "0.0.1",
                  "spec": {"data": {"hash": {"algorithm": "sha256",
                           "value": hashlib.sha256(
@@ -39,8 +41,6 @@ def alert(index, policy, pad):
         "policy": {"name": policy, "description": "test policy " + policy},
         "alertID": alert_id(LOG_ID, index, policy),
     }
-    import time as _t
-    rec["time"] = _t.strftime("%Y-%m-%dT%H:%M:%SZ", _t.gmtime(t))
     return rec
 
 

@@ -13,8 +13,8 @@ documentation (developer-docs, events-API-v2 Overview and Trigger Events):
   - payloads are limited to 512 KB;
   - 202 means accepted, 400 an invalid event (not to be retried), 429
     too many events and 5xx server errors (both to be retried).
-An accepted event is answered with {"status": "success", "message":
-"Event processed", "dedup_key": ...}; an invalid one with {"status":
+The reply to an accepted event is {"status": "success", "message":
+"Event processed", "dedup_key": ...}, and to an invalid one {"status":
 "invalid event", "message": "Event object is invalid", "errors": [...]}.
 """
 

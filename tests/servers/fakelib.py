@@ -1,9 +1,9 @@
 """Shared parts of the strict local fakes of alert destinations.
 
-Each fake listens on 127.0.0.1 only, validates every request as the real
-API does, appends what it accepted to a record file (one JSON line per
-accepted event or document, flushed at once, so that tests can assert
-exactly what arrived), and injects faults on request.
+Each fake listens on 127.0.0.1 only and validates every request as the
+real API does.  It appends what it accepted to a record file, one JSON
+line per accepted event or document, flushed at once, so that tests can
+assert exactly what arrived.  It also injects faults on request.
 
 Faults form a queue; each request takes the first fault whose count is not
 used up.  A fault is a JSON object:
