@@ -340,3 +340,35 @@ ce() {
 	# 64 MiB is one maximal line; this run never needs close to that.
 	[ "$hwm" -lt 32768 ]
 }
+
+@test "rekor-out-cloudevents: --quiet hides retry warnings" {
+	start_fake cloudevents --faults '[{"status": 503}]'
+	run -0 --separate-stderr ce -q < alerts.ndjson
+	[ -z "$stderr" ]
+	[ "$(wc -l < "$FAKE_REC")" -eq 7 ]
+}
+
+@test "rekor-out-cloudevents: --verbose reports the spool on restart" {
+	port=$(free_port)
+	run -3 --separate-stderr rekor-out-cloudevents -i x -u "http://127.0.0.1:$port/" \
+	    -R 1s -S spool < alerts.ndjson
+	start_fake cloudevents
+	run -0 --separate-stderr ce -v -S spool < /dev/null
+	[[ "$stderr" == *"spool 'spool' contains "*" undelivered bytes; sending them first"* ]]
+}
+
+@test "rekor-out-cloudevents: invalid --retry-max-time exits 2" {
+	run -2 --separate-stderr rekor-out-cloudevents -i x -u http://127.0.0.1:9/ -R soon < /dev/null
+	[[ "$stderr" == *"invalid retry time 'soon'"* ]]
+}
+
+@test "rekor-out-cloudevents: invalid --timeout exits 2" {
+	run -2 --separate-stderr rekor-out-cloudevents -i x -u http://127.0.0.1:9/ -T 0 < /dev/null
+	[[ "$stderr" == *"invalid timeout '0'"* ]]
+}
+
+@test "rekor-out-cloudevents: unusable dead-letter path exits 5" {
+	FAKE_PORT=9
+	run -5 --separate-stderr ce -d /nonexistent/dead.jsonl < /dev/null
+	[[ "$stderr" == *"cannot open dead-letter file '/nonexistent/dead.jsonl'"* ]]
+}
