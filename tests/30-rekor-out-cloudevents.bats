@@ -372,3 +372,24 @@ ce() {
 	run -5 --separate-stderr ce -d /nonexistent/dead.jsonl < /dev/null
 	[[ "$stderr" == *"cannot open dead-letter file '/nonexistent/dead.jsonl'"* ]]
 }
+
+@test "rekor-out-cloudevents: torn last record of a spool segment is skipped" {
+	start_fake cloudevents
+	mkdir spool
+	{ sed -n 2p alerts.ndjson; sed -n 3p alerts.ndjson | head -c 100; } \
+	    > spool/seg-0000000000000001
+	run -0 --separate-stderr ce -S spool < /dev/null
+	[[ "$stderr" == *"spool segment 1 ends in a torn record of 100 bytes; skipping it"* ]]
+	[ "$(wc -l < "$FAKE_REC")" -eq 1 ]
+	[ "$(jq -r .id "$FAKE_REC")" = "$(sed -n 2p alerts.ndjson | jq -r .alertID)" ]
+}
+
+@test "rekor-out-cloudevents: clean stop resends nothing already delivered" {
+	start_fake cloudevents --faults '[{"count": 3}, {"status": 503, "count": -1}]'
+	run -3 --separate-stderr ce -R 1s -S spool < alerts.ndjson
+	[ "$(wc -l < "$FAKE_REC")" -eq 3 ]
+	set_faults "$FAKE_PORT" '[]'
+	run -0 --separate-stderr ce -S spool < /dev/null
+	[ "$(wc -l < "$FAKE_REC")" -eq 7 ]
+	[ "$(jq -r .id "$FAKE_REC" | sort)" = "$(alert_ids alerts.ndjson)" ]
+}
