@@ -16,7 +16,13 @@ servers=$root/tests/servers
 work=$(mktemp -d)
 key=0123456789abcdef0123456789abcdef
 pids=""
-trap 'for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+cleanup() {
+	for pid in $pids; do
+		kill "$pid" 2>/dev/null || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
 
 python3 "$root/tests/lib/gen-alerts.py" --count "$n" --mark-every 100 \
     --pad 512 > "$work/alerts.ndjson"

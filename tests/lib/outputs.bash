@@ -25,6 +25,7 @@ start_fake() {
 		fi
 		sleep 0.1
 	done
+	# shellcheck disable=SC2034 # read by the tests
 	FAKE_PORT=$(cat "$portfile")
 }
 
