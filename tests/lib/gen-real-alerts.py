@@ -9,7 +9,7 @@ i is fixture i mod 3 with its logIndex moved to START + i, so that every
 alert has its own alertID; the other fields stay as the log served them.
 
     gen-real-alerts.py [--count N] [--start INDEX] [--policy NAME]
-                  [--description TEXT] [--mark-every K] [--final-mark]
+                      [--description TEXT] [--mark-every K] [--final-mark]
 
 --mark-every K writes a mark record after every K alerts, --final-mark
 one after the last, as rekor-tail does after each batch.
