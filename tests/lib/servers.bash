@@ -8,9 +8,11 @@
 #   vlogs_start [FLAG...]       VictoriaLogs on $VLOGS_URL; Loki pushes go
 #                               to $VLOGS_URL/insert/loki/api/v1/push
 #   fake_loki_start [ARG...]    tests/servers/fake-loki.py on $LOKI_URL,
-#                               requests logged to $LOKI_LOG
+#                               requests logged to $LOKI_LOG, and a line
+#                               in $LOKI_LOG.arrived as each one arrives
 #   fake_webhook_start [ARG...] tests/servers/fake-webhook.py on
-#                               $WEBHOOK_URL, requests logged to $WEBHOOK_LOG
+#                               $WEBHOOK_BASE, requests logged to
+#                               $WEBHOOK_LOG (arrivals: $WEBHOOK_LOG.arrived)
 #
 # The Go-built servers come from $(go env GOPATH)/bin, which the Makefile
 # puts on PATH; `make deps` installs them.
@@ -149,7 +151,8 @@ fake_loki_start() {
 	export LOKI_PORT LOKI_URL LOKI_LOG
 	: >"$LOKI_LOG"
 	_server_spawn fake-loki python3 "$SERVERS_DIR/fake-loki.py" \
-	    --port "$LOKI_PORT" --log "$LOKI_LOG" "$@"
+	    --port "$LOKI_PORT" --log "$LOKI_LOG" \
+	    --arrived "$LOKI_LOG.arrived" "$@"
 	_server_wait_http fake-loki "$LOKI_URL/ready"
 }
 
@@ -160,6 +163,7 @@ fake_webhook_start() {
 	export WEBHOOK_PORT WEBHOOK_BASE WEBHOOK_LOG
 	: >"$WEBHOOK_LOG"
 	_server_spawn fake-webhook python3 "$SERVERS_DIR/fake-webhook.py" \
-	    --port "$WEBHOOK_PORT" --log "$WEBHOOK_LOG" "$@"
+	    --port "$WEBHOOK_PORT" --log "$WEBHOOK_LOG" \
+	    --arrived "$WEBHOOK_LOG.arrived" "$@"
 	_server_wait_http fake-webhook "$WEBHOOK_BASE/fake/ready"
 }

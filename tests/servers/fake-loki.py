@@ -205,6 +205,9 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(404, "404 page not found\n")
             return
         action = loki.next_reply()
+        if loki.args.arrived:
+            with open(loki.args.arrived, "a", encoding="utf-8") as f:
+                f.write(action + "\n")
         entry = {"method": "POST", "path": self.path,
                  "headers": {k: v for k, v in self.headers.items()},
                  "action": action, "accepted": []}
@@ -376,6 +379,9 @@ def main():
     p = argparse.ArgumentParser(description="strict fake Loki push API")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--log", help="append each push request here (JSON)")
+    p.add_argument("--arrived",
+                   help="append a line here when a push arrives, before "
+                   "it is handled")
     p.add_argument("--tenant", help="require this X-Scope-OrgID")
     p.add_argument("--user", help="require HTTP basic auth with this user")
     p.add_argument("--password-file",

@@ -90,6 +90,9 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         action = state.next_reply()
+        if state.args.arrived:
+            with open(state.args.arrived, "a", encoding="utf-8") as f:
+                f.write(action + "\n")
         entry = {"method": self.command, "path": self.path,
                  "headers": {k: v for k, v in self.headers.items()},
                  "body": body.decode("utf-8", "replace"), "action": action}
@@ -159,6 +162,9 @@ def main():
     p = argparse.ArgumentParser(description="strict fake webhook receiver")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--log", required=True)
+    p.add_argument("--arrived",
+                   help="append a line here when a request arrives, "
+                   "before it is answered")
     p.add_argument("--path", default="/hook")
     p.add_argument("--slack", action="store_true")
     p.add_argument("--require-header", action="append", default=[])
