@@ -217,6 +217,7 @@ fake_requests() {
 	    rekor-out-loki -vv -u "$LOKI_URL" -U bob < alerts.ndjson \
 	    2> stderr.txt &
 	pid=$!
+	server_track output "$pid"
 	# Look while the request is in flight.
 	wait_for_file "$LOKI_LOG.arrived"
 	secret_not_exposed "$pid" pw-9f8e7d

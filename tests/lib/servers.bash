@@ -64,6 +64,13 @@ server_stop() {
 	wait "$pid" 2>/dev/null || true
 }
 
+# Records process $2 under NAME $1 so that servers_stop_all stops it too:
+# for a program under test started in the background.
+server_track() {
+	mkdir -p "$BATS_TEST_TMPDIR/servers"
+	echo "$2" >"$BATS_TEST_TMPDIR/servers/$1.pid"
+}
+
 servers_stop_all() {
 	local f
 	for f in "$BATS_TEST_TMPDIR"/servers/*.pid; do
