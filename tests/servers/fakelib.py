@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -40,6 +41,12 @@ class FakeServer(ThreadingHTTPServer):
         self.accepted = 0
         self.rejected = 0
         self.record = open(args.record, "a") if args.record else None
+
+    def handle_error(self, request, client_address):
+        # A client killed mid-request is part of the tests: stay quiet.
+        if isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
     def next_fault(self):
         with self.lock:
@@ -67,6 +74,12 @@ class FakeServer(ThreadingHTTPServer):
 class FakeHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake"
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes; without TCP_NODELAY,
+        # Nagle's algorithm and delayed ACKs add 40 ms to every reply.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, fmt, *args):
         if self.server.args.verbose:
@@ -155,11 +168,17 @@ def main(name, handler, extra_args=None):
     p.add_argument("--record", help="append accepted documents here")
     p.add_argument("--faults", help="JSON list of faults")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--tls-cert", help="serve HTTPS with this PEM chain")
+    p.add_argument("--tls-key", help="private key of --tls-cert")
     if extra_args:
         extra_args(p)
     args = p.parse_args()
     args.name = name
     srv = FakeServer(handler, args)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     if args.port_file:
         tmp = args.port_file + ".tmp"
         with open(tmp, "w") as f:
