@@ -574,7 +574,7 @@ batch_add(struct engine *e, struct batch *b, struct buf *line)
 	}
 	if (rec == NULL || record_type(rec) != RECORD_ALERT ||
 	    deliver_alert_string(rec, "alertID") == NULL) {
-		log_error("spool '%s' holds a record that is not an alert; "
+		log_error("spool '%s' contains a record that is not an alert; "
 		    "kept in the dead-letter file", e->spool.dir);
 		if (deadletter_line(&e->dl, "spool record is not an alert",
 		    line->data, line->len) == -1)

@@ -10,8 +10,8 @@
  *    dead-letter file.  `malformed` control records are reported on
  *    stderr; other control records except `mark` are ignored.
  *  - It appends every alert to a spool (a folder of segment files) and a
- *    sender thread delivers from the spool, so that reading never waits
- *    for the destination.  Reading blocks only when the undelivered part
+ *    sender thread delivers from the spool, so that reading waits for the
+ *    destination only when the spool is full.  Reading blocks only when the undelivered part
  *    of the spool reaches --spool-max bytes: that is the backpressure.
  *  - It acknowledges a `mark` by writing its `next` to the --state file:
  *    with --spool DIR (durable spool) once every alert before the mark
@@ -65,7 +65,7 @@
 
 #include <cjson/cJSON.h>
 
-/* Longest input line; a longer one is dead-lettered as malformed. */
+/* Maximum length of an input line; a longer one is dead-lettered. */
 #define DELIVER_LINE_MAX	(64UL * 1024 * 1024)
 /* Default --spool-max: undelivered spool bytes before reading blocks. */
 #define DELIVER_SPOOL_MAX	(256ULL * 1024 * 1024)
@@ -140,7 +140,7 @@ struct deliver_item {
 };
 
 /*
- * What an output program provides.  send() delivers n items, in order,
+ * Callbacks and batching of one output program.  send() delivers n items, in order,
  * and sets each item's status; it is called from the sender thread only.
  * Items still DELIVER_PENDING after send() count as DELIVER_RETRY.  With
  * batch_max > 1 the engine passes up to batch_max alerts (and at most

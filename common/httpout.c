@@ -99,8 +99,8 @@ header_shown(const char *line, size_t len)
 
 /*
  * Traces the exchange at -vv.  Request headers show their names only,
- * except the harmless ones above; the request line shows the method
- * only, because a webhook path may hold a token; bodies never show.
+ * except the harmless ones above.  The request line shows the method
+ * only, because a webhook path may contain a token.  Bodies never show.
  */
 static int
 trace(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
@@ -279,7 +279,7 @@ set_options(struct httpout *h, const struct httpout_request *req,
 
 /*
  * Sends one request and waits for the response.  Returns 0 when a
- * response arrived (any status), -1 when none did (resp->error says why).
+ * response arrived (any status), -1 when none did (resp->error contains the reason).
  * The caller frees resp with httpout_response_free().
  */
 int

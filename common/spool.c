@@ -218,7 +218,7 @@ recover(struct spool *sp)
 	}
 	spool_commit(sp);
 	if (sp->undelivered > 0)
-		log_info("spool '%s' holds %" PRIu64 " undelivered bytes; "
+		log_info("spool '%s' contains %" PRIu64 " undelivered bytes; "
 		    "sending them first", sp->dir, sp->undelivered);
 	return 0;
 }

@@ -25,7 +25,7 @@
 #define EVENT_CLASS	"rekor-sidekick.policy.violation.v1"
 #define ENV_KEY		"REKOR_SIDEKICK_OUTPUTS_PAGERDUTY_INTEGRATIONKEY"
 #define ENV_TOKEN	"REKOR_SIDEKICK_OUTPUTS_PAGERDUTY_APITOKEN"
-/* Events API v2: payload.summary holds at most 1024 characters. */
+/* Events API v2: payload.summary is at most 1024 characters. */
 #define SUMMARY_MAX	1024
 
 struct pagerduty {
@@ -176,7 +176,7 @@ event_tail(struct pagerduty *pd, const cJSON *alert, const char *id)
 }
 
 /*
- * Explains a 400: the Events API answers {"status": ..., "message": ...,
+ * Explains a 400: the Events API returns {"status": ..., "message": ...,
  * "errors": [...]}.
  */
 static void
