@@ -17,7 +17,7 @@ string_member(const cJSON *obj, const char *key)
 }
 
 /*
- * Writes a JSON number that holds a whole number to out as decimal, or ""
+ * Writes a JSON number with a whole value to out as decimal, or ""
  * when it is missing, not a number or not whole.  Integers up to 2^53
  * are exact in a double, which covers log indexes and Unix times.
  */

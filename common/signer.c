@@ -26,7 +26,7 @@
 #define OID_ISSUER_V2	"1.3.6.1.4.1.57264.1.8"
 #define OID_ISSUER_V1	"1.3.6.1.4.1.57264.1.1"
 
-/* Longest base64 certificate accepted from a body. */
+/* Maximum length of a base64 certificate read from a body. */
 #define CERT_B64_MAX	(64 * 1024)
 
 static const cJSON *
@@ -175,7 +175,7 @@ cert_issuer(X509 *cert, char *out, size_t outlen)
 /*
  * Writes the signer identity of an entry record (its "body") to out:
  * "SAN" or "SAN (issuer ISSUER)", control characters replaced by '?'.
- * Returns 1 when the body holds a certificate with an e-mail or URI SAN,
+ * Returns 1 when the body contains a certificate with an e-mail or URI SAN,
  * 0 otherwise (out is then empty).  The identity is what the certificate
  * states; the caller decides whether the entry was verified.
  */

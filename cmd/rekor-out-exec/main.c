@@ -1,7 +1,7 @@
 /*
  * rekor-out-exec: runs a shell command once per alert, with the alert
  * record on its standard input and the facts of the alert in environment
- * variables.  Exit status 0 means delivered; anything else is retried
+ * variables.  Exit status 0 means delivered.  Anything else is retried
  * with backoff, and after EXEC_ATTEMPTS_MAX failed runs of the same alert
  * the alert goes to the dead-letter file.
  */
@@ -272,7 +272,9 @@ wait_child(pid_t pid, uint64_t ms, int *status)
 	}
 	if (fd >= 0)
 		close(fd);
-	return r == pid ? 1 : r == 0 ? 0 : -1;
+	if (r == pid)
+		return 1;
+	return r == 0 ? 0 : -1;
 }
 
 /* Kills the command's process group: SIGTERM, then SIGKILL. */

@@ -1,8 +1,8 @@
 /*
  * rekor-out-loki: pushes alerts to Grafana Loki (or any receiver of
- * Loki's push API) as log lines.  Each line is the alert record; the
- * stream labels are job, policy and kind plus the static --labels, all
- * of bounded cardinality: the UUID and the index stay in the line.
+ * Loki's push API) as log lines.  Each line is the alert record.  The
+ * stream labels are job, policy and kind plus the static --labels, which
+ * all take few values; the UUID and the index stay in the line.
  *
  * The entry timestamp is the delivery time, not the entry's integrated
  * time.  Loki rejects, with 400, entries older than
@@ -37,10 +37,11 @@
 #define PUSH_PATH	"/loki/api/v1/push"
 
 /*
- * Loki's default limits (limits_config): at most 15 labels per stream,
- * label names up to 1024 bytes, values up to 2048, and a push request
- * body that gateways commonly cap at a few MiB.  Requests are kept under
- * 1 MiB, the batch size Loki's own clients use.
+ * Loki's default limits (limits_config, as its ingestion troubleshooting
+ * guide lists them): at most 15 labels per stream, label names up to
+ * 1024 bytes and values up to 2048.  The Helm chart's gateway caps a
+ * request body at 4 MB, so requests stay under 1 MiB, the default batch
+ * size of Grafana Alloy.
  */
 #define LABELS_MAX		15
 #define LABEL_NAME_MAX		1024
@@ -263,8 +264,9 @@ json_string(struct buf *b, const char *s, size_t len)
 /*
  * Returns the per-alert label value `key` of the alert ("policy" from
  * policy.name, "kind" from kind) when it can be a label value, or NULL:
- * empty, too long or holding control characters.  Such an alert goes to
- * the stream without that label; the line still holds the full record.
+ * empty, too long or with control characters.  Such an alert goes to
+ * the stream without that label, and the line still contains the full
+ * record.
  */
 static const char *
 alert_label(const cJSON *alert, const char *key)
@@ -416,9 +418,10 @@ out:
 
 /*
  * Pushes items[0..n) in one request and sets every item's outcome.
- * A 400 means Loki rejected some entries and may have stored the others
- * (it validates entry by entry): the request is never sent again, every
- * item in it goes to the dead-letter file with Loki's message.
+ * A 400 means Loki rejected some entries and may have stored the others,
+ * because it validates entry by entry.  So the request is never sent
+ * again, and every item in it goes to the dead-letter file with Loki's
+ * message.
  */
 static void
 push(struct loki_ctx *ctx, struct deliver_item *items, size_t n)

@@ -1,6 +1,6 @@
 /*
  * rekor-out-smtp: sends one e-mail per alert through an SMTP server with
- * libcurl: smtp:// with STARTTLS as --starttls says, or smtps:// (TLS
+ * libcurl: smtp:// with STARTTLS as --starttls sets, or smtps:// (TLS
  * from the first byte).  A 5xx reply is permanent (dead-letter file);
  * 4xx replies, timeouts and connection or TLS errors are retried.
  */
@@ -79,8 +79,8 @@ usage(FILE *fp)
 /*
  * Checks a mailbox address (addr-spec, RFC 5322 section 3.4.1) in the
  * dot-atom form: local@domain, with a domain name or an [address
- * literal].  Quoted local parts, comments and display names are not
- * accepted; neither is any space or control character, so an address
+ * literal].  Quoted local parts, comments and display names are
+ * rejected.  So is any space or control character, so that an address
  * cannot carry a header or an SMTP command.
  */
 static int
@@ -325,7 +325,7 @@ send_one(struct smtp_ctx *ctx, struct deliver_item *it)
 	if (ctx->error[0] == '\0')
 		snprintf(ctx->error, sizeof(ctx->error), "%s",
 		    curl_easy_strerror(cc));
-	/* Only the server's 5xx reply is permanent (RFC 5321 4.2.1). */
+	/* Only a 5xx reply is permanent; RFC 5321 makes 4xx transient. */
 	if (code >= 500 && code <= 599)
 		deliver_item_set(it, DELIVER_FAIL, 0, "SMTP server replied "
 		    "%ld: %s", code, ctx->error);

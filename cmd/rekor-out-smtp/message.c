@@ -3,9 +3,9 @@
  * facts of the alert and the record attached as a JSON file.
  *
  * Header injection: every configured header value (From, To) was checked
- * for CR, LF and other control characters when the options were read;
- * every value taken from the record is cleaned here (control characters
- * become spaces, non-ASCII text becomes RFC 2047 encoded words), so no
+ * for CR, LF and other control characters when the options were read.
+ * Every value taken from the record is cleaned here: control characters
+ * become spaces and non-ASCII text becomes RFC 2047 encoded words.  So no
  * record can add a header line or end the header block.
  */
 #include <ctype.h>
@@ -19,7 +19,7 @@
 #include "buf.h"
 #include "smtp.h"
 
-/* Longest policy name put in the Subject; the body has it in full. */
+/* Maximum bytes of the policy name in the Subject; the body has it all. */
 #define SUBJECT_POLICY_MAX	200
 /* Base64 line length in the attachment (RFC 2045 allows up to 76). */
 #define B64_LINE		76
@@ -48,10 +48,10 @@ clean_text(const char *s, size_t max, struct buf *out)
 }
 
 /*
- * Appends "Subject: TEXT" and CRLF.  Printable ASCII is written as is;
- * anything else is written as UTF-8 "B" encoded words (RFC 2047) of at
- * most WORD_BYTES input bytes each, on folded lines, each word ending on
- * a character boundary.
+ * Appends "Subject: TEXT" and CRLF.  Printable ASCII is written as is.
+ * Anything else is written as UTF-8 "B" encoded words (RFC 2047) of at
+ * most WORD_BYTES input bytes each, on folded lines.  Each word ends on a
+ * character boundary.
  */
 static int
 header_subject(struct buf *b, const char *text)
@@ -81,7 +81,7 @@ header_subject(struct buf *b, const char *text)
 }
 
 /*
- * Appends text as quoted-printable (RFC 2045 section 6.7) with CRLF line
+ * Appends text as quoted-printable (RFC 2045) with CRLF line
  * ends; "\n" in text ends a line.  Soft line breaks keep encoded lines
  * within 76 characters.  "=" is always encoded, so the MIME boundary
  * (which starts with "=_") cannot appear in the part.

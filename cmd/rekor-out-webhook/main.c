@@ -66,7 +66,7 @@ usage(FILE *fp)
 	    "  -V, --version              show the version and exit\n", fp);
 }
 
-/* Returns 1 when the URL is http(s) and holds no space or control byte. */
+/* Returns 1 for an http(s) URL without spaces or control characters. */
 static int
 url_valid(const char *url)
 {
@@ -78,7 +78,8 @@ url_valid(const char *url)
 	for (p = (const unsigned char *)url; *p != '\0'; p++)
 		if (*p <= 0x20 || *p == 0x7f)
 			return 0;
-	return strchr(url, '/') != NULL && url[strcspn(url, ":") + 3] != '\0';
+	/* Something must follow "://". */
+	return url[strcspn(url, ":") + 3] != '\0';
 }
 
 /* RFC 9110 token characters, the only ones allowed in a header name. */
