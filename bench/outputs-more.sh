@@ -34,12 +34,12 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
-# wait_http URL: waits until URL answers.
+# wait_http URL: waits until URL returns any HTTP status.
 wait_http() {
 	i=0
 	until curl -s -o /dev/null --max-time 1 "$1"; do
 		i=$((i + 1))
-		[ "$i" -lt 200 ] || { echo "no answer at $1" >&2; exit 1; }
+		[ "$i" -lt 200 ] || { echo "no response from $1" >&2; exit 1; }
 		sleep 0.1
 	done
 }

@@ -31,7 +31,7 @@ _server_spawn() {
 	echo $! >"$dir/$name.pid"
 }
 
-# Waits until URL answers with any HTTP status, for at most 20 seconds.
+# Waits until URL returns any HTTP status, for at most 20 seconds.
 _server_wait_http() {
 	local name=$1 url=$2 i=0
 	while ! curl -s -o /dev/null --max-time 1 "$url"; do
@@ -81,9 +81,10 @@ servers_stop_all() {
 
 # mailpit 1.33: SMTP, HTTP API and POP3 listen on every interface by
 # default, so each gets a loopback address.  POP3 only starts with an auth
-# file, but it is bound anyway.  The version check (the only outbound
-# request, made when the UI asks) is off; the database is a file in the
-# test's folder.
+# file, but it is bound anyway.  mailpit connects out only when
+# configured to (relay, forward, webhook) or when its API requests it
+# (link check, version check); the version check is off as well.  The
+# database is a file in the test's folder.
 mailpit_start() {
 	local dir="$BATS_TEST_TMPDIR/mailpit"
 	mkdir -p "$dir"
@@ -144,7 +145,7 @@ vlogs_start() {
 
 # Runs a LogsQL query against VictoriaLogs and prints the matching rows,
 # one JSON object per line.  Data pushed a moment ago becomes searchable
-# after a flush, so this asks VictoriaLogs to flush first.
+# after a flush, so this requests a flush first.
 vlogs_query() {
 	curl -sf "$VLOGS_URL/internal/force_flush" >/dev/null
 	curl -sf "$VLOGS_URL/select/logsql/query" \

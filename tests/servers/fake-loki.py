@@ -20,7 +20,7 @@ way Loki's distributor and ingester do, with Loki's default limits:
   - X-Scope-OrgID when --tenant is given (auth_enabled=true), and HTTP
     basic auth when --user is given (as a gateway in front of Loki does).
 
-Like Loki, it stores the valid entries of a request and answers 400 with
+Like Loki, it stores the valid entries of a request and returns 400 with
 one line per rejected entry when some were invalid, so a client that
 resends after a 400 writes the valid entries twice.
 

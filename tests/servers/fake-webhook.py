@@ -2,10 +2,11 @@
 """A strict webhook receiver on 127.0.0.1 that records every request.
 
 POST --path (default /hook) must carry Content-Type application/json and
-a JSON body.  With --slack it checks the body the way Slack's incoming
-webhooks do: an object with a non-empty string "text" (at most 40,000
-characters) and no fields other than Slack's message fields; it answers
-200 "ok", or 400 "invalid_payload" / "no_text" as Slack does.  Other
+a JSON body.  With --slack it checks the body of a Slack incoming-webhook
+message: an object with a non-empty string "text" and no fields other
+than Slack's message fields.  It returns 200 "ok", or 400 with Slack's
+error names "invalid_payload" and "no_text"; text over 40,000 characters
+gets "msg_too_long" (a limit of this fake).  Other
 paths get 404 "no_service" and other methods 405.  With --require-header
 "Name: value" (repeatable) a request without that header gets 403
 "invalid_token".
