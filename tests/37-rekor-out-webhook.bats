@@ -255,3 +255,14 @@ requests() {
 	    run -3 --separate-stderr rekor-out-webhook -R 1s < alerts.ndjson
 	[[ "$stderr" == *"certificate"* ]]
 }
+
+@test "rekor-out-webhook: 31 extra headers are sent, 32 exit 2" {
+	fake_webhook_start
+	seq 1 31 | sed 's/.*/X-H&: v&/' > headers
+	run -0 --separate-stderr hook -H headers < alerts.ndjson
+	[ "$(head -1 "$WEBHOOK_LOG" | jq -r '.headers | keys[]' |
+	    grep -c '^X-H')" -eq 31 ]
+	echo 'X-H32: v32' >> headers
+	run -2 --separate-stderr hook -H headers < alerts.ndjson
+	[[ "$stderr" == *"more than 31 headers"* ]]
+}

@@ -26,8 +26,11 @@
 
 #define ENV_URL		"REKOR_SIDEKICK_OUTPUTS_WEBHOOK_URL"
 #define ENV_HEADERS	"REKOR_SIDEKICK_OUTPUTS_WEBHOOK_HEADERS"
-/* Extra header lines accepted from the headers secret. */
-#define HEADERS_MAX	32
+/*
+ * Extra header lines accepted from the headers secret: httpout sends at
+ * most 32 headers of a request, and Idempotency-Key is one of them.
+ */
+#define HEADERS_MAX	31
 
 enum webhook_format {
 	FORMAT_JSON,
