@@ -52,6 +52,8 @@ fi
 gobin=$(go env GOBIN)
 [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
 
+# Split on white space on purpose: the list is name, module pairs.
+# shellcheck disable=SC2086
 set -- $GO_TOOLS
 while [ $# -ge 2 ]; do
 	name=$1
