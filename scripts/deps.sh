@@ -7,7 +7,7 @@ set -eu
 
 APT_PACKAGES="build-essential pkg-config libcurl4-openssl-dev libcjson-dev
 libssl-dev libyaml-dev bats mandoc shellcheck jq curl ca-certificates
-python3 procps util-linux"
+python3 procps util-linux openssl time"
 
 # Go tools: name, module path@version.  mailpit (an SMTP server with an
 # HTTP API to read the mail back) and victoria-logs (which accepts Loki's
