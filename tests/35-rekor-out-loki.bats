@@ -324,3 +324,30 @@ fake_requests() {
 	[ "$(state_next state.json)" -eq 2006 ]
 	[ "$(fake_accepted | wc -l)" -eq 6 ]
 }
+
+@test "rekor-out-loki: kill -9 and restart loses no alert" {
+	real_alerts --count 30 --start 5000 --mark-every 5 > in.ndjson
+	fake_loki_start --reply slow:1 --reply slow:1 --reply slow:1
+	rekor-out-loki -u "$LOKI_URL" -S spool -s state.json < in.ndjson \
+	    2> first.err &
+	pid=$!
+	server_track output "$pid"
+	wait_for_file "$LOKI_LOG.arrived"
+	kill -9 "$pid"
+	wait "$pid" || true
+	# Nothing was delivered yet, but marks were acknowledged: the alerts
+	# before them are in the durable spool.
+	[ "$(fake_accepted | wc -l)" -eq 0 ]
+	next=$(state_next state.json)
+	[ "$next" -gt 5000 ]
+	# Resume as rekor-tail --ack-state would: from the acknowledged mark.
+	jq -c --argjson n "$next" 'select((.logIndex // -1) >= $n or
+	    ((.control // "") == "mark" and .next > $n))' in.ndjson \
+	    > resume.ndjson
+	run -0 --separate-stderr rekor-out-loki -u "$LOKI_URL" -S spool \
+	    -s state.json < resume.ndjson
+	[ "$(state_next state.json)" -eq 5030 ]
+	fake_accepted | jq -r '.line | fromjson | .alertID' | sort -u > got
+	alert_ids_of in.ndjson | sort > want
+	cmp want got
+}
