@@ -4,10 +4,15 @@
 
 load test_helper
 load lib/outmore
+load lib/servers
 
 setup() {
 	cd "$BATS_TEST_TMPDIR"
 	real_alerts --count 3 --final-mark > alerts.ndjson
+}
+
+teardown() {
+	servers_stop_all
 }
 
 @test "rekor-out-exec: --help prints usage on stdout" {
@@ -221,4 +226,26 @@ setup() {
 	    -c 'od -c | tail -2 | head -1 > "$BATS_TEST_TMPDIR/tail"' \
 	    < one.ndjson
 	[[ "$(cat tail)" == *'}  \n' ]]
+}
+
+@test "rekor-out-exec: SIGTERM stops without acknowledging the alert" {
+	real_alerts --count 1 --start 900 --final-mark > one.ndjson
+	# Standard input stays open, as in a pipeline from rekor-tail.
+	mkfifo input
+	rekor-out-exec -T 2s -s state.json \
+	    -c 'echo started > "$BATS_TEST_TMPDIR/started"; sleep 30' \
+	    < input 2> stderr.txt &
+	pid=$!
+	server_track output "$pid"
+	exec 4> input
+	cat one.ndjson >&4
+	wait_for_file started
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	exec 4>&-
+	# It dies by the signal once the command is killed at --timeout.
+	[ "$rc" -eq 143 ]
+	[ ! -e state.json ]
+	[ "$(wc -l < started)" -eq 1 ]
 }
