@@ -7,10 +7,14 @@ set -eu
 
 APT_PACKAGES="build-essential pkg-config libcurl4-openssl-dev libcjson-dev
 libssl-dev libyaml-dev bats mandoc shellcheck jq curl ca-certificates
-python3 procps util-linux openssl"
+python3 procps util-linux openssl time"
 
-# Go tools: name, module path@version.
-GO_TOOLS="opa github.com/open-policy-agent/opa@v1.22.4"
+# Go tools: name, module path@version.  mailpit (an SMTP server with an
+# HTTP API to read the mail back) and victoria-logs (which accepts Loki's
+# push API and can be queried) are real servers for the output tests.
+GO_TOOLS="opa github.com/open-policy-agent/opa@v1.22.4
+mailpit github.com/axllent/mailpit@v1.33.1
+victoria-logs github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v1.52.2"
 
 say() {
 	printf 'deps: %s\n' "$*" >&2
@@ -48,6 +52,8 @@ fi
 gobin=$(go env GOBIN)
 [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
 
+# Split on white space on purpose: the list is name, module pairs.
+# shellcheck disable=SC2086
 set -- $GO_TOOLS
 while [ $# -ge 2 ]; do
 	name=$1
