@@ -45,6 +45,7 @@ struct engine {
 	int		 eof;
 	int		 stop;
 	int		 drained;
+	int		 sender_done;	/* sender thread has returned */
 
 	/* Outcome; each field is written under mu. */
 	int		 io_error;
@@ -764,10 +765,9 @@ batch_deliver(struct engine *e, struct batch *b)
 	return 0;
 }
 
-static void *
-sender_main(void *arg)
+static void
+sender_loop(struct engine *e)
 {
-	struct engine *e = arg;
 	struct batch b;
 	size_t max = e->out->batch_max > 1 ? e->out->batch_max : 1;
 	uint64_t saved_seg = e->spool.cseg, last_save = now_ms();
@@ -777,7 +777,7 @@ sender_main(void *arg)
 	if ((b.items = calloc(max, sizeof(*b.items))) == NULL) {
 		log_error("out of memory");
 		set_flag(e, &e->io_error);
-		return NULL;
+		return;
 	}
 	for (;;) {
 		r = batch_fill(e, &b);
@@ -818,6 +818,18 @@ sender_main(void *arg)
 	}
 	batch_clear(&b);
 	free(b.items);
+}
+
+static void *
+sender_main(void *arg)
+{
+	struct engine *e = arg;
+
+	sender_loop(e);
+	pthread_mutex_lock(&e->mu);
+	e->sender_done = 1;
+	pthread_cond_broadcast(&e->space);
+	pthread_mutex_unlock(&e->mu);
 	return NULL;
 }
 
@@ -910,6 +922,18 @@ deliver_run(const struct deliver_config *cfg, const struct deliver_output *out)
 	pthread_mutex_lock(&e.mu);
 	e.eof = 1;
 	pthread_cond_broadcast(&e.more);
+	/*
+	 * Signals reach only this thread.  After end of input the sender may
+	 * still be retrying a down destination, so keep watching for them.
+	 */
+	while (!e.sender_done) {
+		wait_ms(&e, &e.space, POLL_MS);
+		if (got_signal != 0 && !e.stop) {
+			log_info("stopping on signal %d", (int)got_signal);
+			e.stop = 1;
+			pthread_cond_broadcast(&e.more);
+		}
+	}
 	pthread_mutex_unlock(&e.mu);
 	pthread_join(sender, NULL);
 

@@ -266,3 +266,27 @@ requests() {
 	run -2 --separate-stderr hook -H headers < alerts.ndjson
 	[[ "$stderr" == *"more than 31 headers"* ]]
 }
+
+@test "rekor-out-webhook: SIGTERM stops retries after end of input" {
+	local port pid status=0 i=0
+	port=$(free_port)
+	# Nothing listens on the port, so every attempt fails and is retried;
+	# standard input is a file, so the reading thread has already ended.
+	REKOR_SIDEKICK_OUTPUTS_WEBHOOK_URL="http://127.0.0.1:$port/hook" \
+	    rekor-out-webhook -s state.json < alerts.ndjson 2> err.txt &
+	pid=$!
+	sleep 1
+	kill -TERM "$pid"
+	while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid"
+		echo "rekor-out-webhook ignored SIGTERM after end of input" >&2
+		return 1
+	fi
+	wait "$pid" || status=$?
+	[ "$status" -eq 143 ]
+	[ ! -e state.json ]
+}
