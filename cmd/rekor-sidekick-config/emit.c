@@ -5,12 +5,14 @@
  * quoted once more, for `eval "set -- $list"`.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "log.h"
+#include "util.h"
 
 static void
 sh_quote(struct buf *out, const char *s)
@@ -119,6 +121,8 @@ emit_tail(const struct config *cfg, const char *dir, struct buf *out)
 {
 	struct buf args = BUF_INIT, path = BUF_INIT;
 	const char *v, *start, *index;
+	uint64_t end;
+	char to[32];
 	size_t i;
 
 	if ((v = value_of(cfg, "server")) != NULL)
@@ -129,8 +133,12 @@ emit_tail(const struct config *cfg, const char *dir, struct buf *out)
 		arg_add2(&args, "--from", start);
 	else if (start == NULL && index != NULL && strcmp(index, "-1") != 0)
 		arg_add2(&args, "--from", index);
-	if ((v = value_of(cfg, "end")) != NULL)
-		arg_add2(&args, "--to", v);
+	/* end is the last index to read; rekor-tail --to stops before. */
+	if ((v = value_of(cfg, "end")) != NULL &&
+	    parse_uint64(v, 0, INT64_MAX - 1, &end) == 0) {
+		snprintf(to, sizeof(to), "%llu", (unsigned long long)end + 1);
+		arg_add2(&args, "--to", to);
+	}
 	if ((v = value_of(cfg, "interval")) != NULL)
 		arg_add2(&args, "--interval", v);
 	if ((v = value_of(cfg, "timeout")) != NULL)
