@@ -99,8 +99,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ $# -eq 0 ] || misuse "unexpected argument '$1'; the config file goes" \
-    "after --config"
+[ $# -eq 0 ] ||
+    misuse "unexpected argument '$1'; the config file goes after --config"
 [ -n "$conf" ] || misuse "the config file name is empty"
 
 here=$(cd -- "$(dirname -- "$0")" && pwd -P)
