@@ -44,9 +44,13 @@ cfgerr() {
 }
 
 # Starts the wrapper in the background on $CFG with stdout and stderr in
-# files, and sets WRAPPER_PID.
+# files, and sets WRAPPER_PID.  A shell starts background commands with
+# SIGINT ignored, and a shell cannot trap a signal ignored on entry, so
+# python3 restores the default SIGINT before it runs the wrapper.
 start_wrapper() {
-	"$BIN/rekor-sidekick" --config "$CFG" "$@" \
+	python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$BIN/rekor-sidekick" --config "$CFG" "$@" \
 	    >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
 	WRAPPER_PID=$!
 }
@@ -54,7 +58,16 @@ start_wrapper() {
 # Waits for the wrapper started by start_wrapper and checks that its exit
 # status is $1.
 wait_wrapper() {
-	local rc=0
+	local rc=0 i=0
+	while kill -0 "$WRAPPER_PID" 2>/dev/null &&
+	    [ -z "$(ps -o stat= -p "$WRAPPER_PID" | grep Z)" ]; do
+		i=$((i + 1))
+		if [ "$i" -ge 300 ]; then
+			echo "rekor-sidekick still runs after 30s" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
 	wait "$WRAPPER_PID" || rc=$?
 	WRAPPER_PID=
 	if [ "$rc" -ne "$1" ]; then
