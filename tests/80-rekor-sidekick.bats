@@ -504,7 +504,7 @@ EOF
 	    '    severity: critical' 'server: http://127.0.0.1:9'
 	run -0 --separate-stderr "$BIN/rekor-sidekick" --dry-run --config "$CFG"
 	[[ "$output" != *pd-secret-1234* ]]
-	[ "${lines[0]}" = "$BIN/rekor-tail --server http://127.0.0.1:9 --ack-state $REKOR_SIDEKICK_STATEDIR/out-stdout.state --ack-state $REKOR_SIDEKICK_STATEDIR/out-pagerduty.state |" ]
+	[ "${lines[0]}" = "$BIN/rekor-tail --server http://127.0.0.1:9 --interval 10s --ack-state $REKOR_SIDEKICK_STATEDIR/out-stdout.state --ack-state $REKOR_SIDEKICK_STATEDIR/out-pagerduty.state |" ]
 	[ "${lines[1]}" = "$BIN/rekor-policy \\" ]
 	[ "${lines[2]}" = "    -n every-entry -i body -p '\${TMPDIR:-/tmp}/rekor-sidekick.XXXXXX/policy-0.rego' |" ]
 	[[ "${lines[3]}" == */tee' \' ]]

@@ -139,8 +139,9 @@ emit_tail(const struct config *cfg, const char *dir, struct buf *out)
 		snprintf(to, sizeof(to), "%llu", (unsigned long long)end + 1);
 		arg_add2(&args, "--to", to);
 	}
-	if ((v = value_of(cfg, "interval")) != NULL)
-		arg_add2(&args, "--interval", v);
+	/* docs/config-keys.md sets 10s, rekor-tail's own default is 5s. */
+	v = value_of(cfg, "interval");
+	arg_add2(&args, "--interval", v != NULL ? v : "10s");
 	if ((v = value_of(cfg, "timeout")) != NULL)
 		arg_add2(&args, "--timeout", v);
 	for (i = 0; config_outputs[i] != NULL; i++) {
