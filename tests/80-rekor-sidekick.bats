@@ -213,6 +213,13 @@ so sign an entry" ]
 	[ "$*" = "--server http://127.0.0.1:9 --from 100 --to 200 --interval 2s --timeout 5s --ack-state $REKOR_SIDEKICK_STATEDIR/out-stdout.state" ]
 }
 
+@test "rekor-sidekick: end tip stops at the tip seen at start" {
+	write_config 'outputs:' '  stdout:' '    enabled: true' 'end: tip' 'start: 5'
+	run -0 --separate-stderr "$BIN/rekor-sidekick-config" --config "$CFG"
+	eval "$output"
+	[[ "$tail_args" == *"'--from' '5' '--to' 'tip'"* ]]
+}
+
 @test "rekor-sidekick: index -1 means the tip, start wins over index" {
 	write_config 'outputs:' '  stdout:' '    enabled: true' 'index: -1'
 	run -0 --separate-stderr "$BIN/rekor-sidekick-config" --config "$CFG"
@@ -331,7 +338,7 @@ EOF
 	run -2 --separate-stderr "$BIN/rekor-sidekick" --check --config "$CFG"
 	[ "${#stderr_lines[@]}" -eq 7 ]
 	[ "${stderr_lines[0]}" = "$(cfgerr "$CFG:13:9: server: invalid value 'ftp://x'; expected an http:// or https:// URL")" ]
-	[ "${stderr_lines[1]}" = "$(cfgerr "$CFG:14:6: end: invalid value '-3'; expected a log index (0 or more)")" ]
+	[ "${stderr_lines[1]}" = "$(cfgerr "$CFG:14:6: end: invalid value '-3'; expected 'tip' or a log index (0 or more)")" ]
 	[ "${stderr_lines[2]}" = "$(cfgerr "$CFG:12:11: interval: invalid value 'soon'; expected a duration such as 500ms, 10s, 5m or 1h")" ]
 	[ "${stderr_lines[3]}" = "$(cfgerr "$CFG:11:10: logging.level: invalid value 'loud'; expected error, warn, info or debug")" ]
 	[ "${stderr_lines[4]}" = "$(cfgerr "$CFG:8:14: outputs.stdout.enabled: invalid value 'maybe'; expected true or false")" ]

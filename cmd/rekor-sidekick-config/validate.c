@@ -462,7 +462,7 @@ check_range(struct config *cfg)
 	if (start->set && index->set)
 		log_info("both start (%s) and index (%s) are set; start is "
 		    "used", start->where, index->where);
-	if (have_from && end->set &&
+	if (have_from && end->set && strcmp(end->scalar, "tip") != 0 &&
 	    parse_uint64(end->scalar, 0, INT64_MAX, &to) == 0 && to < from)
 		config_problem(cfg, end->where, "end", "index %s comes "
 		    "before the start %llu; make end at least the start",
