@@ -131,7 +131,8 @@ apply_env_policies(struct config *cfg, struct env_policy *eps, size_t n)
 	struct policy *grown, *p;
 	size_t i, j;
 
-	qsort(eps, n, sizeof(*eps), env_policy_cmp);
+	if (n > 1)
+		qsort(eps, n, sizeof(*eps), env_policy_cmp);
 	for (i = 0; i < n; i++) {
 		if (eps[i].index > cfg->npolicies) {
 			config_problem(cfg, eps[i].name, NULL, "policy %lu "
