@@ -129,7 +129,7 @@ static void
 apply_env_policies(struct config *cfg, struct env_policy *eps, size_t n)
 {
 	struct policy *grown, *p;
-	size_t i, j;
+	size_t i;
 
 	if (n > 1)
 		qsort(eps, n, sizeof(*eps), env_policy_cmp);
@@ -164,12 +164,14 @@ apply_env_policies(struct config *cfg, struct env_policy *eps, size_t n)
 	}
 	cfg->policies_set |= n > 0;
 
-	/* A body or file from the environment replaces the file's other. */
+	/*
+	 * A body from the environment replaces a file from the config file,
+	 * and a file from the environment replaces a body.
+	 */
 	for (i = 0; i < cfg->npolicies; i++) {
 		p = &cfg->policies[i];
-		j = from_env(p->field[PF_BODY].where) &&
-		    !from_env(p->field[PF_FILE].where);
-		if (j)
+		if (from_env(p->field[PF_BODY].where) &&
+		    !from_env(p->field[PF_FILE].where))
 			value_clear(&p->field[PF_FILE]);
 		else if (from_env(p->field[PF_FILE].where) &&
 		    !from_env(p->field[PF_BODY].where))
@@ -470,7 +472,10 @@ check_range(struct config *cfg)
 		    end->scalar, (unsigned long long)from);
 }
 
-/* Checks everything; CONFIG_DIR is the directory of the config file. */
+/*
+ * Checks the values, the outputs and the policies.  A relative policy
+ * file from the config file starts at the config file's directory.
+ */
 void
 config_validate(struct config *cfg)
 {
