@@ -7,7 +7,7 @@ set -eu
 
 APT_PACKAGES="build-essential pkg-config libcurl4-openssl-dev libcjson-dev
 libssl-dev libyaml-dev bats mandoc shellcheck jq curl ca-certificates
-python3 procps util-linux"
+python3 procps util-linux openssl"
 
 # Go tools: name, module path@version.
 GO_TOOLS="opa github.com/open-policy-agent/opa@v1.22.4"
