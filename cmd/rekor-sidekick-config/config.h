@@ -104,7 +104,6 @@ struct config {
 	struct policy	*policies;
 	size_t		 npolicies;
 	int		 policies_set;	/* the key appeared at all */
-	int		 outputs_set;
 	size_t		 nproblems;
 	char		**env_names;	/* REKOR_SIDEKICK_* seen */
 	size_t		 nenv;

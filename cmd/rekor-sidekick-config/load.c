@@ -449,10 +449,6 @@ walk_map(struct config *cfg, const struct node *map, const char *prefix)
 			free(where);
 			continue;
 		}
-		if (is_outputs)
-			cfg->outputs_set = 1;
-		if (*prefix == '\0' && strcmp(path.data, "outputs") == 0)
-			cfg->outputs_set = 1;
 		if ((ki = key_find(path.data)) >= 0)
 			store_leaf(cfg, ki, path.data, pr->value);
 		else

@@ -225,8 +225,6 @@ config_from_env(struct config *cfg, char **envp)
 			    value_set(&cfg->values[k], value, name)) == -1)
 				config_problem(cfg, name, NULL,
 				    "out of memory");
-			if (strncmp(config_keys[k].path, "outputs.", 8) == 0)
-				cfg->outputs_set = 1;
 		}
 		if (found)
 			continue;
