@@ -7,10 +7,17 @@ set -eu
 
 APT_PACKAGES="build-essential pkg-config libcurl4-openssl-dev libcjson-dev
 libssl-dev libyaml-dev bats mandoc shellcheck jq curl ca-certificates
-python3 procps util-linux"
+python3 procps util-linux
+iproute2 mariadb-server mariadb-client gnupg openssh-client openssl"
 
 # Go tools: name, module path@version.
-GO_TOOLS="opa github.com/open-policy-agent/opa@v1.22.4"
+GO_TOOLS="opa github.com/open-policy-agent/opa@v1.22.4
+trillian_log_server github.com/google/trillian/cmd/trillian_log_server@v1.7.3
+trillian_log_signer github.com/google/trillian/cmd/trillian_log_signer@v1.7.3
+createtree github.com/google/trillian/cmd/createtree@v1.7.3
+rekor-server github.com/sigstore/rekor/cmd/rekor-server@v1.5.4
+rekor-cli github.com/sigstore/rekor/cmd/rekor-cli@v1.5.4
+cosign github.com/sigstore/cosign/v2/cmd/cosign@v2.6.4"
 
 say() {
 	printf 'deps: %s\n' "$*" >&2
