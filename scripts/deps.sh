@@ -55,6 +55,7 @@ fi
 gobin=$(go env GOBIN)
 [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
 
+# shellcheck disable=SC2086
 set -- $GO_TOOLS
 while [ $# -ge 2 ]; do
 	name=$1
