@@ -86,7 +86,7 @@ rekor_cli() {
 
 # Prints the hex SHA-256 of the DER SubjectPublicKeyInfo of a PEM public
 # key or certificate.
-key_fingerprint() {
+e2e_key_fingerprint() {
 	if grep -q 'BEGIN CERTIFICATE' "$1"; then
 		openssl x509 -in "$1" -noout -pubkey
 	else
@@ -273,7 +273,7 @@ upload_cosign_attestation() {
 	err="$E2E_DATA/$1.cosign.err"
 	e2e_ns cosign attest-blob --yes --key "$E2E_DATA/cosign.key" \
 	    --tlog-upload=true --rekor-url "$REKOR_LOCAL_URL" \
-	    --type slsaprovenance1 --predicate "$art.predicate.json" \
+	    --type custom --predicate "$art.predicate.json" \
 	    --output-file "$art.att.json" "$art" >/dev/null 2>"$err" || {
 		cat "$err" >&2
 		return 1
@@ -404,6 +404,8 @@ e2e_fill_log() {
 	upload_cert cert-ci cert-ci "URI:$E2E_WORKFLOW" "$E2E_GITHUB_ISSUER" &&
 	upload_cert cert-both cert-both \
 	    "email:$E2E_EMAIL,URI:$E2E_WORKFLOW" "$E2E_GITHUB_ISSUER" &&
+	upload_cert cert-ci-issuer cert-ci-issuer "URI:$E2E_WORKFLOW" \
+	    "$E2E_EMAIL_ISSUER" &&
 	upload_cert cert-other cert-other \
 	    "email:$E2E_OTHER_EMAIL,URI:$E2E_OTHER_WORKFLOW" \
 	    "$E2E_GITHUB_ISSUER" &&
@@ -417,4 +419,60 @@ e2e_fill_log() {
 	upload_rfc3161 rfc3161-1 &&
 	upload_helm helm-1 &&
 	upload_barekey barekey-2
+}
+
+# Prints the log indexes of the manifest entries with the given labels, one
+# a line, sorted.
+e2e_indexes() {
+	local label
+	for label in "$@"; do
+		awk -F'\t' -v l="$label" '$1 == l { print $3 }' \
+		    "$E2E_DATA/entries.tsv"
+	done | sort -n
+}
+
+# Prints the UUID of the manifest entry labelled $1.
+e2e_uuid() {
+	awk -F'\t' -v l="$1" '$1 == l { print $4 }' "$E2E_DATA/entries.tsv"
+}
+
+# Writes copies of the sample policies in etc/policies to folder $1, each
+# watching the test identities: the e-mail address, the CI workflow and
+# the fingerprints of the bare key and the cosign key.
+e2e_policies() {
+	local out=$1 src="$E2E_ROOT/etc/policies"
+	mkdir -p "$out"
+	sed "s|^email_addresses := .*|email_addresses := {\"$E2E_EMAIL\"}|" \
+	    "$src/email.rego" >"$out/email.rego"
+	sed "/^ci_workflows := {/,/^}/c\\
+ci_workflows := {\"$E2E_WORKFLOW\"}" "$src/ci-identity.rego" >"$out/ci-identity.rego"
+	sed "s|^key_fingerprints := .*|key_fingerprints := {\"$(e2e_key_fingerprint \
+	    "$E2E_DATA/barekey.pub")\", \"$(e2e_key_fingerprint \
+	    "$E2E_DATA/cosign.pub")\"}|" \
+	    "$src/key-fingerprint.rego" >"$out/key-fingerprint.rego"
+	grep -q "$E2E_EMAIL" "$out/email.rego" &&
+	    grep -q "$E2E_WORKFLOW" "$out/ci-identity.rego" &&
+	    grep -q "$(e2e_key_fingerprint "$E2E_DATA/barekey.pub")" \
+	    "$out/key-fingerprint.rego" || {
+		echo "e2e: cannot set the watched values in $src" >&2
+		return 1
+	}
+}
+
+# Writes a rekor-sidekick config to $1 for the local log, with the
+# policies of e2e_policies and the stdout output.  $2: state folder,
+# $3: the last index to read (empty: follow the log).
+e2e_config() {
+	local pol="$E2E_DATA/policies"
+	[ -s "$pol/email.rego" ] || e2e_policies "$pol" || return 1
+	{
+		printf 'server: %s\nstart: 0\ninterval: 1s\n' "$REKOR_LOCAL_URL"
+		printf 'stateDir: %s\n' "$2"
+		[ -z "${3:-}" ] || printf 'end: %s\n' "$3"
+		printf 'logging:\n  level: warn\npolicies:\n'
+		printf -- '- name: email\n  file: %s/email.rego\n' "$pol"
+		printf -- '- name: ci-workflow\n  file: %s/ci-identity.rego\n' "$pol"
+		printf -- '- name: key\n  file: %s/key-fingerprint.rego\n' "$pol"
+		printf 'outputs:\n  stdout:\n    enabled: true\n    format: json\n'
+	} >"$1"
 }
