@@ -20,22 +20,51 @@ E2E_OTHER_WORKFLOW=https://github.com/example/other/.github/workflows/build.yml@
 E2E_GITHUB_ISSUER=https://token.actions.githubusercontent.com
 E2E_EMAIL_ISSUER=https://accounts.example.com
 
-# Runs a command inside the log's network namespace, with the client
-# environment described at the top.
+# Sets E2E_ENTER to the env and nsenter words that run a command inside
+# the log's network namespace with the client environment described above.
+e2e_enter_command() {
+	E2E_ENTER=(env HOME="$E2E_HOME"
+	    HTTP_PROXY="http://127.0.0.1:$E2E_TRAP_PORT"
+	    HTTPS_PROXY="http://127.0.0.1:$E2E_TRAP_PORT"
+	    http_proxy="http://127.0.0.1:$E2E_TRAP_PORT"
+	    https_proxy="http://127.0.0.1:$E2E_TRAP_PORT"
+	    NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+	    SIGSTORE_NO_CACHE=1 TUF_ROOT="$E2E_HOME/tuf"
+	    SIGSTORE_REKOR_PUBLIC_KEY="$REKOR_LOCAL_PUBKEY"
+	    COSIGN_PASSWORD= COSIGN_EXPERIMENTAL=
+	    nsenter -t "$REKOR_LOCAL_NETNS_PID" -n)
+	[ "$(id -u)" -eq 0 ] || E2E_ENTER+=(-U --preserve-credentials)
+	E2E_ENTER+=(--)
+}
+
+# Runs a command inside the log's network namespace.
 e2e_ns() {
-	local enter=(nsenter -t "$REKOR_LOCAL_NETNS_PID" -n)
-	[ "$(id -u)" -eq 0 ] || enter=(nsenter -t "$REKOR_LOCAL_NETNS_PID" -U -n \
-	    --preserve-credentials)
-	HOME="$E2E_HOME" \
-	    HTTP_PROXY="http://127.0.0.1:$E2E_TRAP_PORT" \
-	    HTTPS_PROXY="http://127.0.0.1:$E2E_TRAP_PORT" \
-	    http_proxy="http://127.0.0.1:$E2E_TRAP_PORT" \
-	    https_proxy="http://127.0.0.1:$E2E_TRAP_PORT" \
-	    NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost \
-	    SIGSTORE_NO_CACHE=1 TUF_ROOT="$E2E_HOME/tuf" \
-	    SIGSTORE_REKOR_PUBLIC_KEY="$REKOR_LOCAL_PUBKEY" \
-	    COSIGN_PASSWORD= COSIGN_EXPERIMENTAL= \
-	    "${enter[@]}" -- "$@"
+	local E2E_ENTER
+	e2e_enter_command
+	"${E2E_ENTER[@]}" "$@"
+}
+
+# Starts a command inside the namespace in the background, standard output
+# to $1 and standard error to $2, and prints nothing.  Its pid (the
+# command's own, since env and nsenter exec it) is in $E2E_BG_PID and is
+# appended to $BATS_TEST_TMPDIR/bg.pids, which e2e_kill_bg reads.
+e2e_bg() {
+	local out=$1 err=$2 E2E_ENTER
+	shift 2
+	e2e_enter_command
+	"${E2E_ENTER[@]}" "$@" >"$out" 2>"$err" </dev/null 3>&- &
+	E2E_BG_PID=$!
+	echo "$E2E_BG_PID" >>"${BATS_TEST_TMPDIR:-$BATS_FILE_TMPDIR}/bg.pids"
+}
+
+# Stops the commands that e2e_bg started in this test.
+e2e_kill_bg() {
+	local f="${BATS_TEST_TMPDIR:-$BATS_FILE_TMPDIR}/bg.pids" pid
+	[ -s "$f" ] || return 0
+	while read -r pid; do
+		kill "$pid" 2>/dev/null || true
+	done <"$f"
+	: >"$f"
 }
 
 # Starts the log in $BATS_FILE_TMPDIR/rekor and exports REKOR_LOCAL_*.
@@ -57,11 +86,11 @@ e2e_start() {
 	    REKOR_LOCAL_NETNS_PID
 	E2E_TRAP_PORT=8099
 	: >"$E2E_DATA/trap.log"
-	e2e_ns python3 "$BATS_TEST_DIRNAME/servers/net-trap.py" \
-	    --port "$E2E_TRAP_PORT" --log "$E2E_DATA/trap.log" \
-	    3>&- </dev/null >>"$E2E_DATA/trap.err" 2>&1 &
-	echo $! >"$E2E_DATA/trap.pid"
 	export E2E_TRAP_PORT
+	e2e_bg "$E2E_DATA/trap.out" "$E2E_DATA/trap.err" \
+	    python3 "$BATS_TEST_DIRNAME/servers/net-trap.py" \
+	    --port "$E2E_TRAP_PORT" --log "$E2E_DATA/trap.log"
+	echo "$E2E_BG_PID" >"$E2E_DATA/trap.pid"
 	local i=0
 	until e2e_ns curl -s -o /dev/null "http://127.0.0.1:$E2E_TRAP_PORT/"; do
 		i=$((i + 1))
@@ -265,7 +294,7 @@ upload_cosign_blob() {
 	record_entry "$1" hashedrekord "$index" "$art"
 }
 
-# intoto entry made by cosign attest-blob with the cosign key pair.
+# dsse entry made by cosign attest-blob with the cosign key pair.
 upload_cosign_attestation() {
 	local art="$E2E_DATA/$1.txt" err index
 	make_artifact "$art"
@@ -280,7 +309,7 @@ upload_cosign_attestation() {
 	}
 	index=$(sed -n 's/.*tlog entry created with index: *\([0-9]*\).*/\1/p' "$err")
 	[ -n "$index" ] || { cat "$err" >&2; return 1; }
-	record_entry "$1" intoto "$index" "$art"
+	record_entry "$1" dsse "$index" "$art.att.json"
 }
 
 # rekord signed with an SSH key (ssh-keygen -Y sign).
