@@ -28,7 +28,7 @@ e2e_enter_command() {
 	    HTTPS_PROXY="http://127.0.0.1:$E2E_TRAP_PORT"
 	    http_proxy="http://127.0.0.1:$E2E_TRAP_PORT"
 	    https_proxy="http://127.0.0.1:$E2E_TRAP_PORT"
-	    NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+	    "NO_PROXY=127.0.0.1,localhost" "no_proxy=127.0.0.1,localhost"
 	    SIGSTORE_NO_CACHE=1 TUF_ROOT="$E2E_HOME/tuf"
 	    SIGSTORE_REKOR_PUBLIC_KEY="$REKOR_LOCAL_PUBKEY"
 	    COSIGN_PASSWORD= COSIGN_EXPERIMENTAL=
@@ -230,10 +230,10 @@ record_entry() {
 	local label=$1 kind=$2 index=$3 artifact=$4 uuid
 	uuid=$(rekor_cli get --log-index "$index" --format json | jq -r .UUID) ||
 	    return 1
-	[ -n "$uuid" ] && [ "$uuid" != null ] || {
+	if [ -z "$uuid" ] || [ "$uuid" = null ]; then
 		echo "e2e: no UUID for log index $index ($label)" >&2
 		return 1
-	}
+	fi
 	printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$kind" "$index" "$uuid" \
 	    "$artifact" >>"$E2E_DATA/entries.tsv"
 }
@@ -415,6 +415,16 @@ upload_helm() {
 	    --public-key "$E2E_DATA/pgp.pub.asc"
 }
 
+# Makes the cosign key pair $E2E_DATA/cosign.{key,pub}, with an empty
+# password.
+e2e_make_cosign_key() {
+	e2e_ns cosign generate-key-pair \
+	    --output-key-prefix "$E2E_DATA/cosign" >/dev/null 2>&1 || {
+		echo "e2e: cosign generate-key-pair failed" >&2
+		return 1
+	}
+}
+
 # Fills the log with one entry of each kind and identity that the tests
 # use, and writes $E2E_DATA/entries.tsv.
 e2e_fill_log() {
@@ -422,11 +432,7 @@ e2e_fill_log() {
 	make_ec_key "$E2E_DATA/barekey"
 	make_ec_key "$E2E_DATA/rekordkey"
 	make_ec_key "$E2E_DATA/dssekey"
-	e2e_ns cosign generate-key-pair \
-	    --output-key-prefix "$E2E_DATA/cosign" >/dev/null 2>&1 || {
-		echo "e2e: cosign generate-key-pair failed" >&2
-		return 1
-	}
+	e2e_make_cosign_key || return 1
 	upload_barekey barekey-1 &&
 	upload_cert cert-email cert-email "email:$E2E_EMAIL" \
 	    "$E2E_EMAIL_ISSUER" &&
@@ -479,18 +485,19 @@ ci_workflows := {\"$E2E_WORKFLOW\"}" "$src/ci-identity.rego" >"$out/ci-identity.
 	    "$E2E_DATA/barekey.pub")\", \"$(e2e_key_fingerprint \
 	    "$E2E_DATA/cosign.pub")\"}|" \
 	    "$src/key-fingerprint.rego" >"$out/key-fingerprint.rego"
-	grep -q "$E2E_EMAIL" "$out/email.rego" &&
-	    grep -q "$E2E_WORKFLOW" "$out/ci-identity.rego" &&
-	    grep -q "$(e2e_key_fingerprint "$E2E_DATA/barekey.pub")" \
-	    "$out/key-fingerprint.rego" || {
-		echo "e2e: cannot set the watched values in $src" >&2
+	if ! grep -q "$E2E_EMAIL" "$out/email.rego" ||
+	    ! grep -q "$E2E_WORKFLOW" "$out/ci-identity.rego" ||
+	    ! grep -q "$(e2e_key_fingerprint "$E2E_DATA/barekey.pub")" \
+	    "$out/key-fingerprint.rego"; then
+		echo "e2e: cannot set the watched values in '$src'" >&2
 		return 1
-	}
+	fi
 }
 
 # Writes a rekor-sidekick config to $1 for the local log, with the
 # policies of e2e_policies and the stdout output.  $2: state folder,
-# $3: the last index to read (empty: follow the log).
+# $3: the last index to read (empty: follow the log), $4: the stdout
+# output's format (default json).
 e2e_config() {
 	local pol="$E2E_DATA/policies"
 	[ -s "$pol/email.rego" ] || e2e_policies "$pol" || return 1
@@ -502,6 +509,7 @@ e2e_config() {
 		printf -- '- name: email\n  file: %s/email.rego\n' "$pol"
 		printf -- '- name: ci-workflow\n  file: %s/ci-identity.rego\n' "$pol"
 		printf -- '- name: key\n  file: %s/key-fingerprint.rego\n' "$pol"
-		printf 'outputs:\n  stdout:\n    enabled: true\n    format: json\n'
+		printf 'outputs:\n  stdout:\n    enabled: true\n    format: %s\n' \
+		    "${4:-json}"
 	} >"$1"
 }
