@@ -8,7 +8,8 @@ set -eu
 APT_PACKAGES="build-essential pkg-config libcurl4-openssl-dev libcjson-dev
 libssl-dev libyaml-dev bats mandoc shellcheck jq curl ca-certificates
 python3 procps util-linux
-iproute2 mariadb-server mariadb-client gnupg openssh-client openssl"
+iproute2 mariadb-server mariadb-client gnupg openssh-client openssl
+strace"
 
 # Go tools: name, module path@version.
 GO_TOOLS="opa github.com/open-policy-agent/opa@v1.22.4

@@ -5,8 +5,8 @@
 #
 # rekor-server 1.5.4 always serves its metrics on ':2112', every interface,
 # with no option to move it.  Inside the namespace that address reaches
-# nothing but the namespace's own loopback, and parallel logs do not clash;
-# every other service is bound to 127.0.0.1 explicitly.  Clients reach the
+# nothing but the namespace's own loopback, so parallel logs do not clash.
+# Every other service is bound to 127.0.0.1 explicitly.  Clients reach the
 # log through `rekor-local.sh exec CMD`, which runs CMD in the namespace.
 #
 # Usage: rekor-local.sh install | start [rekor] | stop [rekor] | status |
@@ -96,8 +96,8 @@ in_ns() {
 }
 
 # Starts "$@" in the namespace in the background as service $name, output
-# to $dir/$name.log.  nsenter execs the program, so the pid file holds the
-# program's own pid.
+# to $dir/$name.log.  nsenter execs the program, so the pid file contains
+# the program's own pid.
 spawn() {
 	name=$1
 	shift
@@ -141,6 +141,7 @@ start_netns() {
 	if [ "$(id -u)" -eq 0 ]; then
 		set -- unshare -n
 	else
+		# NOTE: the path without root (a user namespace) was never run.
 		set -- unshare -r -n
 	fi
 	"$@" sh -c 'ip link set lo up && exec sleep 2147483647' \

@@ -4,9 +4,9 @@
 #
 # The log lives in a private network namespace (see scripts/rekor-local.sh),
 # so every client runs through e2e_ns.  Clients get HOME in the test folder
-# and HTTP(S)_PROXY pointing at a trap on the namespace's loopback that
-# records any request for a non-loopback host; the tests check that it
-# stays empty.
+# and HTTP(S)_PROXY pointing at a trap on the namespace's loopback.  The
+# trap records any request for a non-loopback host, and the tests check
+# that it stays empty.
 
 E2E_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 REKOR_LOCAL="$E2E_ROOT/scripts/rekor-local.sh"
@@ -224,8 +224,8 @@ make_statement() {
 }
 
 # Appends one line to the manifest: label, kind, log index, UUID, artifact
-# (or "-").  The UUID comes from rekor-cli get, so that the manifest holds
-# what the log itself reports for that index.
+# (or "-").  The UUID comes from rekor-cli get, so that the manifest
+# contains what the log itself reports for that index.
 record_entry() {
 	local label=$1 kind=$2 index=$3 artifact=$4 uuid
 	uuid=$(rekor_cli get --log-index "$index" --format json | jq -r .UUID) ||

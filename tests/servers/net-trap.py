@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A stand-in HTTP(S) proxy that records every request and forwards none.
 
-Clients under test get HTTP_PROXY and HTTPS_PROXY pointing here, so any
+Clients under test get HTTP_PROXY and HTTPS_PROXY pointing here.  Any
 attempt to reach a host other than the local log (a TUF mirror, Fulcio, the
-public Rekor) shows up as one line in the log file: the request line, for
-example "CONNECT tuf-repo-cdn.sigstore.dev:443 HTTP/1.1".  Every request is
+public Rekor) then shows up as one line in the log file.  That line is the
+request line, for example "CONNECT tuf-repo-cdn.sigstore.dev:443 HTTP/1.1".  Every request is
 answered with 403.  A GET of "/" from the loopback address is the readiness
 probe and is not recorded.
 """
