@@ -277,24 +277,28 @@ start_rekor() {
 	wait_healthy rekor http_ok "http://127.0.0.1:$REKOR_PORT/api/v1/log"
 }
 
-# Stops service $1: SIGTERM, then SIGKILL after STOP_TIMEOUT seconds.
-stop_one() {
-	alive "$1" || {
-		rm -f "$dir/$1.pid"
-		return 0
-	}
-	pid=$(cat "$dir/$1.pid")
-	kill "$pid" 2>/dev/null || true
-	i=0
-	while alive "$1"; do
-		i=$((i + 1))
-		if [ "$i" -ge $((STOP_TIMEOUT * 10)) ]; then
-			say "$1 (pid $pid) ignored SIGTERM for ${STOP_TIMEOUT}s: killing it"
-			kill -9 "$pid" 2>/dev/null || true
+# Stops the services named in the arguments together: SIGTERM to each,
+# then SIGKILL to any still running after STOP_TIMEOUT seconds.  The
+# Trillian programs take about 10 seconds to exit after SIGTERM, so the
+# log server and the signer are stopped at the same time.
+stop_services() {
+	for s in "$@"; do
+		if alive "$s"; then
+			kill "$(cat "$dir/$s.pid")" 2>/dev/null || true
 		fi
-		sleep 0.1
 	done
-	rm -f "$dir/$1.pid"
+	i=0
+	for s in "$@"; do
+		while alive "$s"; do
+			i=$((i + 1))
+			if [ "$i" -eq $((STOP_TIMEOUT * 10)) ]; then
+				say "$s (pid $(cat "$dir/$s.pid")) still runs ${STOP_TIMEOUT}s after SIGTERM: sending SIGKILL"
+				kill -9 "$(cat "$dir/$s.pid")" 2>/dev/null || true
+			fi
+			sleep 0.1
+		done
+		rm -f "$dir/$s.pid"
+	done
 }
 
 cmd_env() {
@@ -354,12 +358,13 @@ start)
 stop)
 	case ${1:-all} in
 	all)
-		for s in rekor trillian-signer trillian-server mariadb netns; do
-			stop_one "$s"
-		done
+		stop_services rekor
+		stop_services trillian-signer trillian-server
+		stop_services mariadb
+		stop_services netns
 		;;
 	rekor)
-		stop_one rekor
+		stop_services rekor
 		;;
 	*)
 		usage
