@@ -80,7 +80,7 @@ $(foreach c,$(SH_CMDS),$(eval $(call sh_program,$(c))))
 # other Go-built tools from $(GOBIN).  TESTS=tests/10-rekor-tail.bats runs
 # one file.
 test: all
-	cd tests && for d in ../etc/policies; do \
+	cd tests && for d in $(patsubst %,../%,$(wildcard etc/policies)); do \
 	    PATH="$(TEST_PATH)" opa test "$$d" || exit 1; done
 	PATH="$(TEST_PATH)" REKOR_BUILD="$(CURDIR)/$(BUILD)" \
 	    $(BATS) --timing $(TESTS)

@@ -221,6 +221,13 @@ entries() {
 	[ "$output" = 404 ]
 }
 
+@test "rekor-tail: -vv shows each request" {
+	rekor_start
+	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -vv -f 0 -t 12
+	[[ "$stderr" == *"rekor-tail: debug: requesting indexes 0-9"* ]]
+	[[ "$stderr" == *"rekor-tail: debug: requesting indexes 10-11"* ]]
+}
+
 @test "rekor-tail: -v reports the log layout" {
 	rekor_start
 	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -v -f 0 -t 1
@@ -309,6 +316,39 @@ entries() {
 	rekor_control 'fault?kind=garbage&count=1'
 	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 5
 	[ "$(entries <<<"$output")" = "0 1 2 3 4" ]
+}
+
+@test "rekor-tail: JSON object for a list exits 3" {
+	rekor_start
+	rekor_control 'fault?kind=object&count=100'
+	run -3 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 5 -r 1
+	[ "$(entries <<<"$output")" = "" ]
+	[[ "$stderr" == *"retrieving indexes 0-4 from '$REKOR_URL': the reply is not a JSON list; giving up after 2 attempts"* ]]
+}
+
+@test "rekor-tail: log info without treeID exits 3" {
+	rekor_start
+	rekor_control 'fault?kind=object&count=100&on=log'
+	run -3 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 5 -r 1
+	[ -z "$output" ]
+	[[ "$stderr" == *"reading the log info from '$REKOR_URL': \"treeID\" is not a decimal string; giving up after 2 attempts"* ]]
+}
+
+@test "rekor-tail: numeric tree id is rejected" {
+	rekor_start
+	rekor_control 'fault?kind=numeric-tree-id&count=1&on=log'
+	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 2
+	[ "$(entries <<<"$output")" = "0 1" ]
+	[[ "$stderr" == *"\"treeID\" is not a decimal string; retrying"* ]]
+}
+
+@test "rekor-tail: item without logIndex is retried" {
+	rekor_start
+	rekor_control 'fault?kind=no-index&index=1&count=1'
+	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 3
+	[ "$(entries <<<"$output")" = "0 1 2" ]
+	[[ "$stderr" == *"invalid item in the reply for indexes 0-2: entry '362f8ecba72f4326"*"' has no valid \"logIndex\""* ]]
+	[[ "$stderr" == *"the reply has invalid items; retrying"* ]]
 }
 
 @test "rekor-tail: slow reply past --timeout is retried" {
@@ -443,6 +483,15 @@ entries() {
 	[[ "$stderr" == *"came back as index 12 in a reply for indexes 0-4 that did not ask for it"* ]]
 }
 
+@test "rekor-tail: index served twice exits 4" {
+	rekor_start
+	rekor_control 'fault?kind=duplicate&index=2'
+	run -4 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 5
+	[[ "$stderr" == *"came back as index 2, which this run has already received"* ]]
+	# Nothing of a reply that contradicts itself is written.
+	[ "$(entries <<<"$output")" = "" ]
+}
+
 @test "rekor-tail: 64-hex UUIDs from a one-shard log" {
 	rekor_start --layout single --short-uuids
 	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t tip
@@ -505,6 +554,15 @@ entries() {
 	[ -z "$output" ]
 	[[ "$stderr" == *"state file '$st' belongs to log '1111', but '$REKOR_URL' serves log '3904496407287907110'"* ]]
 	[ "$(jq .next "$st")" = 3 ]
+}
+
+@test "rekor-tail: state file of unknown version exits 4" {
+	rekor_start
+	local st="$BATS_TEST_TMPDIR/state.json"
+	echo '{"version":2,"log":"3904496407287907110","server":"x","next":3}' >"$st"
+	run -4 --separate-stderr rekor-tail -s "$REKOR_URL" -t 5 -S "$st"
+	[ -z "$output" ]
+	[[ "$stderr" == *"state file '$st' has an unknown version"* ]]
 }
 
 @test "rekor-tail: state file ahead of the log exits 4" {
@@ -614,7 +672,32 @@ entries() {
 	rekor_start --layout single --filler 20
 	tail_wait
 	[ "$TAIL_STATUS" -eq 4 ]
-	grep -qF "the log contradicts itself: its oldest shard changed" "$ERR"
+	grep -qF "the log contradicts itself: shard 0 is tree '1193050959916656506' now, '3904496407287907110' before" "$ERR"
+}
+
+@test "rekor-tail: log whose active shard shrinks exits 4" {
+	rekor_start --filler 5
+	tail_background -s "$REKOR_URL" -f 22 -i 200ms -r 50
+	wait_for_record "$OUT" '.logIndex == 22'
+	rekor_stop
+	rekor_start
+	tail_wait
+	[ "$TAIL_STATUS" -eq 4 ]
+	grep -qF "the log contradicts itself: tree '1193050959916656506' has 6 entries now, 11 before" "$ERR"
+	[ "$(tail -n 1 "$OUT" | jq -c '[.control, .next]')" = '["mark",23]' ]
+}
+
+@test "rekor-tail: log that loses a shard exits 4" {
+	rekor_start
+	tail_background -s "$REKOR_URL" -f 17 -i 200ms
+	wait_for_record "$OUT" '.logIndex == 17'
+	rekor_control 'rotate?n=1'
+	wait_for_record "$OUT" '.logIndex == 18'
+	rekor_stop
+	rekor_start
+	tail_wait
+	[ "$TAIL_STATUS" -eq 4 ]
+	grep -qF "the log contradicts itself: the log has 3 shards now, 4 before" "$ERR"
 }
 
 @test "rekor-tail: --to past the tip waits for the log" {

@@ -15,7 +15,7 @@
 
 #define JSON_INT_MAX	9007199254740992.0	/* 2^53: exact in a double */
 
-/* Reads a non-negative integer that a double holds exactly. */
+/* Reads a non-negative integer that a double represents exactly. */
 static int
 json_get_index(const cJSON *parent, const char *name, uint64_t *out)
 {
@@ -129,7 +129,7 @@ layout_free(struct layout *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Returns the shard that holds global index idx, or NULL past the tip. */
+/* Returns the shard that contains global index idx, or NULL past the tip. */
 const struct shard *
 layout_find(const struct layout *l, uint64_t idx)
 {
@@ -154,25 +154,25 @@ layout_check_growth(const struct layout *old, const struct layout *new,
 	const struct shard *a, *b;
 	size_t i;
 
-	if (new->n < old->n) {
-		buf_printf(err, "the log lists %zu shards, earlier %zu",
-		    new->n, old->n);
-		return -1;
-	}
-	for (i = 0; i < old->n; i++) {
+	for (i = 0; i < old->n && i < new->n; i++) {
 		a = &old->shards[i];
 		b = &new->shards[i];
 		if (strcmp(a->tree_id, b->tree_id) != 0) {
-			buf_printf(err, "shard %zu is tree '%s', earlier '%s'",
+			buf_printf(err, "shard %zu is tree '%s' now, '%s' before",
 			    i, b->tree_id, a->tree_id);
 			return -1;
 		}
 		if (b->size < a->size || (i + 1 < old->n && b->size != a->size)) {
-			buf_printf(err, "tree '%s' has %llu entries, earlier "
-			    "%llu", a->tree_id, (unsigned long long)b->size,
+			buf_printf(err, "tree '%s' has %llu entries now, %llu "
+			    "before", a->tree_id, (unsigned long long)b->size,
 			    (unsigned long long)a->size);
 			return -1;
 		}
+	}
+	if (new->n < old->n) {
+		buf_printf(err, "the log has %zu shards now, %zu before",
+		    new->n, old->n);
+		return -1;
 	}
 	return 0;
 }
@@ -240,7 +240,7 @@ base64_decode(const char *in, unsigned char *out)
 		if (i + 4 < len || pad < 1)
 			out[o++] = (unsigned char)n;
 	}
-	/* Padding bits must be zero, as RFC 4648 section 3.5 asks. */
+	/* Padding bits must be zero, as RFC 4648 section 3.5 requires. */
 	if ((pad == 1 && (n & 0xff) != 0) || (pad == 2 && (n & 0xffff) != 0))
 		return -1;
 	return o;

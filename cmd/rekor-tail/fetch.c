@@ -1,17 +1,15 @@
 /*
  * rekor-tail: the request loop.  Indexes are fetched in batches of at most
- * BATCH_MAX through POST /api/v1/log/entries/retrieve, several batches in
- * flight on one libcurl multi handle, and written strictly in index order:
- * a batch is written once every batch before it has been written.  The
- * window of batches is bounded, so memory stays flat however long the
- * tail runs.
+ * BATCH_MAX through POST /api/v1/log/entries/retrieve, with several
+ * batches in flight on one libcurl multi handle.  Entries are written
+ * strictly in index order, so the oldest batch is written up to its first
+ * entry not yet served.  The window of batches is bounded, so memory stays
+ * flat however long the tail runs.
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
@@ -20,27 +18,11 @@
 #include "exitcodes.h"
 #include "log.h"
 #include "retry.h"
-#include "state.h"
 #include "tail.h"
 #include "util.h"
 
-#define REPLY_MAX	(256UL * 1024 * 1024)	/* larger replies fail */
 #define STATE_EVERY_MS	1000	/* least time between two state writes */
 #define POLL_MAX_MS	200	/* longest wait between two checks of stop */
-
-struct batch;
-
-/* One HTTP request in flight: log info when batch is NULL. */
-struct request {
-	CURL			*easy;
-	struct curl_slist	*headers;
-	struct buf		 reply;
-	struct buf		 post;
-	struct batch		*batch;
-	int			 have_retry_after;
-	uint64_t		 retry_after_ms;
-	char			 error[CURL_ERROR_SIZE];
-};
 
 /* Consecutive global indexes [start, start + n). */
 struct batch {
@@ -85,104 +67,6 @@ on_signal(int sig)
 	stop_signal = sig;
 }
 
-static size_t
-on_body(char *data, size_t size, size_t n, void *arg)
-{
-	struct request *r = arg;
-
-	if (r->reply.len + size * n > REPLY_MAX ||
-	    buf_append(&r->reply, data, size * n) == -1)
-		return 0;
-	return size * n;
-}
-
-static size_t
-on_header(char *data, size_t size, size_t n, void *arg)
-{
-	struct request *r = arg;
-	size_t len = size * n;
-	char value[128];
-
-	/* Headers of an earlier response (a 100 Continue) are replaced. */
-	if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0 &&
-	    len - 12 < sizeof(value)) {
-		memcpy(value, data + 12, len - 12);
-		value[len - 12] = '\0';
-		r->have_retry_after = retry_after_parse(value,
-		    &r->retry_after_ms) == 0;
-	}
-	return len;
-}
-
-static void
-request_free(struct request *r)
-{
-	if (r == NULL)
-		return;
-	curl_easy_cleanup(r->easy);
-	curl_slist_free_all(r->headers);
-	buf_free(&r->reply);
-	buf_free(&r->post);
-	free(r);
-}
-
-/* Starts a GET of path, or a POST of post when it is not NULL. */
-static struct request *
-request_start(struct tail *t, const char *path, struct buf *post)
-{
-	struct request *r;
-	struct buf url = BUF_INIT;
-	CURL *e;
-
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
-	if (post != NULL) {
-		r->post = *post;
-		memset(post, 0, sizeof(*post));
-	}
-	if ((r->easy = e = curl_easy_init()) == NULL ||
-	    buf_printf(&url, "%s%s", t->opts->server, path) == -1 ||
-	    (r->headers = curl_slist_append(NULL, "Accept: application/json"))
-	    == NULL ||
-	    (post != NULL && (r->headers = curl_slist_append(r->headers,
-	    "Content-Type: application/json")) == NULL))
-		goto fail;
-	curl_easy_setopt(e, CURLOPT_URL, url.data);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "rekor-tail/" RK_VERSION);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->opts->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->error);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-	if (post != NULL) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->post.data);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)r->post.len);
-	}
-	if (curl_multi_add_handle(t->multi, e) != CURLM_OK)
-		goto fail;
-	buf_free(&url);
-	return r;
-fail:
-	log_error("cannot start a request to '%s': out of memory",
-	    t->opts->server);
-	buf_free(&url);
-	request_free(r);
-	return NULL;
-}
-
-static void
-request_finish(struct tail *t, struct request *r)
-{
-	curl_multi_remove_handle(t->multi, r->easy);
-	request_free(r);
-}
-
 /*
  * Decides when a failed request goes again.  Returns 0 with the time in
  * *when, or -1 when the retries are used up (reported, t->rc set).
@@ -205,49 +89,6 @@ schedule_retry(struct tail *t, unsigned int *failures, struct request *r,
 	log_warn("%s: %s; retrying in %llu ms (attempt %u of %u)", what, why,
 	    (unsigned long long)delay, *failures + 1, t->opts->retries + 1);
 	*when = now_ms() + delay;
-	return 0;
-}
-
-/*
- * Classifies a finished request.  Returns 0 for a 200 reply that parses
- * as JSON (in *doc), 1 for a failure worth a retry (reason in why), or -1
- * for a failure that no retry fixes (reported, t->rc set).
- */
-static int
-reply_classify(struct tail *t, struct request *r, CURLcode cc,
-    const char *what, cJSON **doc, struct buf *why)
-{
-	long status = 0;
-	const cJSON *msg;
-
-	*doc = NULL;
-	if (cc != CURLE_OK) {
-		buf_printf(why, "%s", r->error[0] != '\0' ? r->error :
-		    curl_easy_strerror(cc));
-		return cc == CURLE_UNSUPPORTED_PROTOCOL ||
-		    cc == CURLE_URL_MALFORMAT ? -1 : 1;
-	}
-	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		buf_printf(why, "HTTP status %ld", status);
-		if (retry_status_transient(status))
-			return 1;
-		*doc = cJSON_ParseWithLength(r->reply.data, r->reply.len);
-		msg = cJSON_GetObjectItemCaseSensitive(*doc, "message");
-		log_error("%s: %s%s%.200s%s", what, why->data,
-		    cJSON_IsString(msg) ? " ('" : "",
-		    cJSON_IsString(msg) ? msg->valuestring : "",
-		    cJSON_IsString(msg) ? "')" : "");
-		cJSON_Delete(*doc);
-		*doc = NULL;
-		t->rc = RK_EXIT_REMOTE;
-		return -1;
-	}
-	if (r->reply.len == 0 || (*doc = cJSON_ParseWithLength(r->reply.data,
-	    r->reply.len)) == NULL) {
-		buf_printf(why, "the reply is not JSON");
-		return 1;
-	}
 	return 0;
 }
 
@@ -372,8 +213,15 @@ place_item(struct tail *t, struct batch *b, const cJSON *item,
 		rc = 1;
 		goto out;
 	}
-	if (idx < b->start || idx >= b->start + b->n ||
-	    idx - b->start < b->written || b->lines[idx - b->start] != NULL) {
+	if (idx >= b->start && idx < b->start + b->n &&
+	    (idx - b->start < b->written || b->lines[idx - b->start] != NULL)) {
+		log_error("the log contradicts itself: entry '%s' came back as "
+		    "index %llu, which this run has already received", uuid,
+		    (unsigned long long)idx);
+		t->rc = RK_EXIT_DATA;
+		goto out;
+	}
+	if (idx < b->start || idx >= b->start + b->n) {
 		log_error("the log contradicts itself: entry '%s' came back as "
 		    "index %llu in a reply for indexes %llu-%llu that did not "
 		    "ask for it", uuid, (unsigned long long)idx,
@@ -428,9 +276,11 @@ batch_done(struct tail *t, struct batch *b, struct request *r, CURLcode cc)
 	buf_printf(&what, "retrieving indexes %llu-%llu from '%s'",
 	    (unsigned long long)b->start,
 	    (unsigned long long)(b->start + b->n - 1), t->opts->server);
-	rc = reply_classify(t, r, cc, what.data, &doc, &why);
-	if (rc == -1)
+	rc = reply_classify(r, cc, what.data, &doc, &why);
+	if (rc == -1) {
+		t->rc = RK_EXIT_REMOTE;
 		goto out;
+	}
 	if (rc == 0 && !cJSON_IsArray(doc)) {
 		buf_printf(&why, "the reply is not a JSON list");
 		rc = 1;
@@ -511,11 +361,14 @@ schedule(struct tail *t)
 		if (b->req != NULL || b->filled == b->n || b->not_before > now)
 			continue;
 		if (batch_post(b, &post) == -1 ||
-		    (b->req = request_start(t, "/api/v1/log/entries/retrieve",
-		    &post)) == NULL)
+		    (b->req = request_start(t->multi, t->opts->server,
+		    "/api/v1/log/entries/retrieve", &post, t->opts->timeout_ms)) == NULL)
 			goto oom;
 		b->req->batch = b;
 		t->in_flight++;
+		log_debug("requesting indexes %llu-%llu",
+		    (unsigned long long)(b->start + b->written),
+		    (unsigned long long)(b->start + b->n - 1));
 	}
 	return 0;
 oom:
@@ -526,94 +379,22 @@ oom:
 }
 
 /*
- * Reads one state file for the start position.  Returns 0 with the
- * position in *next, 1 when the file does not exist, or -1 (reported)
- * when it is invalid or belongs to another log.
- */
-static int
-start_read_state(struct tail *t, const char *path, uint64_t *next)
-{
-	struct state st;
-	int rc;
-
-	rc = state_read(path, &st);
-	if (rc == STATE_MISSING)
-		return 1;
-	if (rc != 0)
-		return -1;
-	if (strcmp(st.log, t->state.log) != 0) {
-		log_error("state file '%s' belongs to log '%s', but '%s' "
-		    "serves log '%s'; use a state file of this log or remove "
-		    "it", path, st.log, t->opts->server, t->state.log);
-		return -1;
-	}
-	*next = st.next;
-	return 0;
-}
-
-/*
- * Decides the start position once the first log info has arrived: the
- * lowest "next" among the state files that exist, else --from, else the
- * tip.  Creates the --ack-state files that do not exist yet, and the
- * --state file, with that position before any record is written.
- * Returns 0, or -1 (reported, t->rc set).
+ * Sets up the run once the first log info has arrived: the start
+ * position, the end, and the first mark.  Returns 0 or -1 (t->rc set).
  */
 static int
 tail_start(struct tail *t, const struct layout *l)
 {
 	const struct tail_opts *o = t->opts;
-	unsigned char *missing;
-	uint64_t start = UINT64_MAX, next;
-	const char *path, *from_file = NULL;
-	size_t i, n = o->n_ack + 1;
-	int rc = -1, r;
+	uint64_t start;
+	int rc;
 
-	snprintf(t->state.log, sizeof(t->state.log), "%s", l->shards[0].tree_id);
-	snprintf(t->state.server, sizeof(t->state.server), "%s", o->server);
-	if ((missing = calloc(n, 1)) == NULL) {
-		log_error("out of memory");
-		t->rc = RK_EXIT_IO;
+	if ((rc = start_position(o, l, &t->state)) != 0) {
+		t->rc = rc;
 		return -1;
 	}
-	for (i = 0; i < n; i++) {
-		path = i < o->n_ack ? o->ack_paths[i] : o->state_path;
-		if (path == NULL)
-			continue;
-		if ((r = start_read_state(t, path, &next)) == -1) {
-			t->rc = RK_EXIT_DATA;
-			goto out;
-		}
-		missing[i] = r == 1;
-		if (r == 0 && next < start) {
-			start = next;
-			from_file = path;
-		}
-	}
-	if (from_file != NULL) {
-		if (start > l->tip) {
-			log_error("state file '%s' is ahead of the log: it "
-			    "resumes at %llu, but the log has %llu entries",
-			    from_file, (unsigned long long)start,
-			    (unsigned long long)l->tip);
-			t->rc = RK_EXIT_DATA;
-			goto out;
-		}
-		if (o->from_given)
-			log_warn("resuming at %llu from state file '%s'; "
-			    "--from applies only when no state file exists",
-			    (unsigned long long)start, from_file);
-	} else
-		start = o->from_tip ? l->tip : o->from;
-	t->state.next = start;
+	start = t->state.next;
 	t->state_next = start;
-	for (i = 0; i < n; i++) {
-		path = i < o->n_ack ? o->ack_paths[i] : o->state_path;
-		if (path != NULL && missing[i] &&
-		    state_write(path, &t->state) == -1) {
-			t->rc = RK_EXIT_IO;
-			goto out;
-		}
-	}
 	t->next_sched = start;
 	if (o->have_to)
 		t->end = o->to_tip ? l->tip : o->to;
@@ -626,10 +407,7 @@ tail_start(struct tail *t, const struct layout *l)
 	log_info("log '%s' at '%s': %zu shards, %llu entries; starting at "
 	    "%llu", t->state.log, o->server, l->n,
 	    (unsigned long long)l->tip, (unsigned long long)start);
-	rc = write_mark(t);
-out:
-	free(missing);
-	return rc;
+	return write_mark(t);
 }
 
 static void
@@ -642,9 +420,11 @@ log_done(struct tail *t, struct request *r, CURLcode cc)
 
 	t->log_req = NULL;
 	buf_printf(&what, "reading the log info from '%s'", t->opts->server);
-	rc = reply_classify(t, r, cc, what.data, &doc, &why);
-	if (rc == -1)
+	rc = reply_classify(r, cc, what.data, &doc, &why);
+	if (rc == -1) {
+		t->rc = RK_EXIT_REMOTE;
 		goto out;
+	}
 	if (rc == 0 && layout_parse(doc, &l, &err) == -1) {
 		buf_printf(&why, "%s", err.data);
 		rc = 1;
@@ -661,10 +441,8 @@ log_done(struct tail *t, struct request *r, CURLcode cc)
 			goto out;
 		t->layout = l;
 		l.shards = NULL;
-	} else if (strcmp(l.shards[0].tree_id, t->state.log) != 0 ||
-	    layout_check_growth(&t->layout, &l, &err) == -1) {
-		log_error("the log contradicts itself: %s", err.len > 0 ?
-		    err.data : "its oldest shard changed");
+	} else if (layout_check_growth(&t->layout, &l, &err) == -1) {
+		log_error("the log contradicts itself: %s", err.data);
 		t->rc = RK_EXIT_DATA;
 	} else {
 		layout_free(&t->layout);
@@ -698,7 +476,9 @@ poll_timeout(const struct tail *t)
 	if (t->log_req == NULL && need_log_info(t) &&
 	    t->log_not_before < until)
 		until = t->log_not_before;
-	for (b = t->head; b != NULL; b = b->next)
+	/* A batch waiting for a free request slot waits on the network. */
+	for (b = t->head; b != NULL && t->in_flight < t->opts->parallel;
+	    b = b->next)
 		if (b->req == NULL && b->filled < b->n && b->not_before < until)
 			until = b->not_before;
 	if (t->layout.n > 0 && t->last_mark_ms + t->opts->interval_ms < until)
@@ -723,7 +503,7 @@ collect(struct tail *t)
 			batch_done(t, r->batch, r, m->data.result);
 		else
 			log_done(t, r, m->data.result);
-		request_finish(t, r);
+		request_finish(t->multi, r);
 		if (t->rc != -1)
 			return -1;
 	}
@@ -738,7 +518,8 @@ step(struct tail *t)
 
 	if (t->log_req == NULL && need_log_info(t) &&
 	    now_ms() >= t->log_not_before &&
-	    (t->log_req = request_start(t, "/api/v1/log", NULL)) == NULL) {
+	    (t->log_req = request_start(t->multi,
+	    t->opts->server, "/api/v1/log", NULL, t->opts->timeout_ms)) == NULL) {
 		t->rc = RK_EXIT_IO;
 		return -1;
 	}
@@ -765,11 +546,11 @@ tail_free(struct tail *t)
 	for (b = t->head; b != NULL; b = next) {
 		next = b->next;
 		if (b->req != NULL)
-			request_finish(t, b->req);
+			request_finish(t->multi, b->req);
 		batch_free(b);
 	}
 	if (t->log_req != NULL)
-		request_finish(t, t->log_req);
+		request_finish(t->multi, t->log_req);
 	curl_multi_cleanup(t->multi);
 	layout_free(&t->layout);
 }

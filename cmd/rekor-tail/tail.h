@@ -1,7 +1,8 @@
 /*
- * rekor-tail: the parts shared by main.c (options, start position, state
- * files), fetch.c (the request loop) and entry.c (checking one item and
- * turning it into a record).
+ * rekor-tail: the parts shared by main.c (options), start.c (the start
+ * position and state files), fetch.c (the request loop), http.c (one
+ * request and its reply) and entry.c (the shard layout, and checking one
+ * item and turning it into a record).
  */
 #ifndef REKOR_TAIL_H
 #define REKOR_TAIL_H
@@ -9,9 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "state.h"
 
 #define BATCH_MAX	10	/* Rekor rejects more logIndexes per request */
 #define TREE_ID_MAX	21	/* decimal digits of a 64-bit tree id, + NUL */
@@ -48,12 +51,26 @@ struct tail_opts {
 	size_t		  n_ack;
 };
 
-/* How a checked item ends up. */
+/* Outcome of checking one item of a retrieve reply. */
 enum item_result {
 	ITEM_ENTRY,		/* an entry record */
 	ITEM_MALFORMED,		/* a malformed control record: log goes on */
 	ITEM_BAD_REPLY,		/* not the shape the API defines: retry */
 	ITEM_CONTRADICTION	/* fails a cross-check: stop with 4 */
+};
+
+struct batch;
+
+/* One HTTP request in flight: log info when batch is NULL. */
+struct request {
+	CURL			*easy;
+	struct curl_slist	*headers;
+	struct buf		 reply;
+	struct buf		 post;
+	struct batch		*batch;
+	int			 have_retry_after;
+	uint64_t		 retry_after_ms;
+	char			 error[CURL_ERROR_SIZE];
 };
 
 int	 layout_parse(const cJSON *, struct layout *, struct buf *);
@@ -67,6 +84,16 @@ int	 item_split(const cJSON *, const char **, const cJSON **,
 enum item_result item_record(const struct layout *, const char *,
 	    const cJSON *, const char *, const cJSON *, uint64_t, char **,
 	    struct buf *);
+
+struct request *request_start(CURLM *, const char *, const char *,
+	    struct buf *, uint64_t);
+void	 request_finish(CURLM *, struct request *);
+void	 request_free(struct request *);
+int	 reply_classify(struct request *, CURLcode, const char *, cJSON **,
+	    struct buf *);
+
+int	 start_position(const struct tail_opts *, const struct layout *,
+	    struct state *);
 
 int	 tail_run(const struct tail_opts *);
 

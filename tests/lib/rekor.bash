@@ -36,31 +36,33 @@ rekor_stat() {
 	curl -fsS "$REKOR_URL/__control/stats" | jq -r ".$1"
 }
 
-# Waits until file $1 has a line that matches jq filter $2, for at most
-# $3 seconds (default 10).
-wait_for_record() {
-	local file=$1 filter=$2 limit=${3:-10} i=0
-	until jq -c "select($filter)" "$file" 2>/dev/null | grep -q .; do
+# Runs "$@" every 0.1 s until it succeeds, for at most $1 seconds.
+# Fails when the time runs out.
+wait_until() {
+	local limit=$1 i=0
+	shift
+	until "$@"; do
 		i=$((i + 1))
-		if [ "$i" -ge $((limit * 10)) ]; then
-			echo "no record matching '$filter' in $file" >&2
-			return 1
-		fi
+		[ "$i" -lt $((limit * 10)) ] || return 1
 		sleep 0.1
 	done
 }
 
+has_record() {
+	jq -c "select($2)" "$1" 2>/dev/null | grep -q .
+}
+
+# Waits until file $1 has a record that matches jq filter $2, for at most
+# $3 seconds (default 10).
+wait_for_record() {
+	wait_until "${3:-10}" has_record "$1" "$2" ||
+	    { echo "no record matching '$2' in $1" >&2; return 1; }
+}
+
 # Waits until file $1 contains text $2, for at most $3 seconds.
 wait_for_text() {
-	local file=$1 text=$2 limit=${3:-10} i=0
-	until grep -qF -- "$text" "$file" 2>/dev/null; do
-		i=$((i + 1))
-		if [ "$i" -ge $((limit * 10)) ]; then
-			echo "no '$text' in $file" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
+	wait_until "${3:-10}" grep -qsF -- "$2" "$1" ||
+	    { echo "no '$2' in $1" >&2; return 1; }
 }
 
 # Writes the expected records of the fixture entries, derived from the

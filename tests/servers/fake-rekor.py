@@ -4,7 +4,7 @@
 It serves the real entries of tests/fixtures/rekor/ inside a compact log
 with the shard layout of the public log: two inactive shards and an active
 one, with the public tree ids.  The fixtures sit at small shard indexes and
-every other index holds a generated filler entry:
+every other index contains a generated filler entry:
 
     shard  tree id              size  fixture at shard index (global)
     0      3904496407287907110   4    none (globals 0-3)
@@ -45,13 +45,16 @@ from urllib.parse import parse_qs, urlsplit
 LOG_ID = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
 RETRIEVE_MAX = 10
 
-# Reply-level faults hit the next `count` requests (default 1) of their
-# endpoint ("retrieve" or "log"); item-level faults hit one global index,
-# in the next `count` replies or, without `count`, for good.
+# A reply-level fault hits the next `count` requests (default 1) of its
+# endpoint, "retrieve" or "log".  An item-level fault hits one global index
+# in the next `count` replies, or in every reply when `count` is not given.
 FAULTS = {
     "status": "reply with HTTP `code`, JSON body, Retry-After `retry_after`",
     "html": "reply with HTTP `code` (default 429) and an HTML page",
     "garbage": "reply 200 with an HTML page instead of JSON",
+    "object": "reply 200 with a JSON object where a list or the log info "
+              "belongs",
+    "numeric-tree-id": "reply to GET /api/v1/log with tree ids as numbers",
     "truncate": "announce the full length, send half the reply, close",
     "slow": "wait `seconds` before replying",
     "drop": "close the connection without a reply",
@@ -60,12 +63,15 @@ FAULTS = {
     "not-json": "serve `index` with a body that is not JSON",
     "wrong-index": "serve the entry of `index` as logIndex `index`+1",
     "extra": "add the entry of `index` + 10 to every reply with `index`",
+    "duplicate": "serve `index` twice in the same reply",
     "wrong-shard": "give `index` the UUID prefix of another shard",
     "wrong-leaf": "give `index` a UUID whose leaf hash is of another body",
     "proof-index": "give `index` a proof index one too high",
+    "no-index": "serve `index` without its logIndex field",
 }
 ITEM_FAULTS = {"missing", "bad-base64", "not-json", "wrong-index", "extra",
-               "wrong-shard", "wrong-leaf", "proof-index"}
+               "duplicate", "wrong-shard", "wrong-leaf", "proof-index",
+               "no-index"}
 
 
 def leaf_hash(body: bytes) -> str:
@@ -244,6 +250,8 @@ class Log:
             uuid = uuid[:-64] + leaf_hash(b"another body")
         if self.item_fault("proof-index", index):
             entry["verification"]["inclusionProof"]["logIndex"] += 1
+        if self.item_fault("no-index", index):
+            del entry["logIndex"]
         return {uuid: entry}
 
     def take_fault(self, endpoint):
@@ -278,6 +286,12 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-rekor"
 
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's
+        # algorithm and the client's delayed ACK add 40 ms to each reply.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, fmt, *args):
         if self.server.verbose:
             sys.stderr.write("fake-rekor: " + fmt % args + "\n")
@@ -307,6 +321,7 @@ class Handler(BaseHTTPRequestHandler):
         f = self.server.log.take_fault(endpoint)
         if f is None:
             return False, False
+
         kind = f["kind"]
         if kind == "slow":
             time.sleep(float(f.get("seconds", 2)))
@@ -317,11 +332,13 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return True, False
+
         headers = {}
         if "retry_after" in f:
             headers["Retry-After"] = f["retry_after"]
         page = b"<html><head><title>Too Many Requests</title></head>" \
             b"<body><h1>Too Many Requests</h1></body></html>\n"
+
         if kind == "status":
             code = int(f.get("code", 500))
             self.reply(code, {"code": code, "message": "injected fault"},
@@ -331,6 +348,13 @@ class Handler(BaseHTTPRequestHandler):
                        headers=headers)
         elif kind == "garbage":
             self.reply(200, raw=page, ctype="text/html")
+        elif kind == "object":
+            self.reply(200, {"code": 200, "message": "not what you expect"})
+        elif kind == "numeric-tree-id":
+            doc = self.server.log.log_info()
+            doc["treeID"] = int(doc["treeID"])
+            raw = json.dumps(doc).encode()
+            self.reply(200, raw=raw)
         return True, False
 
     def read_body(self):
@@ -387,6 +411,7 @@ class Handler(BaseHTTPRequestHandler):
             self.error(404, "path %s was not found" % url.path)
             return
         log = self.server.log
+
         try:
             indexes = json.loads(body)["logIndexes"]
             if not all(isinstance(i, int) for i in indexes):
@@ -404,9 +429,11 @@ class Handler(BaseHTTPRequestHandler):
                              "logIndexes in body should have at most 10 "
                              "items"})
             return
+
         handled, truncate = self.apply_fault("retrieve")
         if handled:
             return
+
         items = []
         with log.lock:
             for index in indexes:
@@ -415,6 +442,8 @@ class Handler(BaseHTTPRequestHandler):
                 item = log.served_item(index)
                 if item is not None:
                     items.append(item)
+                    if log.item_fault("duplicate", index):
+                        items.append(item)
                 if log.item_fault("extra", index):
                     extra = log.served_item(index + 10)
                     if extra is not None:
