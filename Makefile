@@ -48,7 +48,7 @@ all: $(BINS)
 deps:
 	sh scripts/deps.sh
 
-$(BUILD)/%.o: %.c $(COMMON_HDR)
+$(BUILD)/%.o: %.c $(COMMON_HDR) $(wildcard cmd/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -1,9 +1,9 @@
 /*
  * Batches: pending entries are sent to each policy's opa in one Data API
  * request.  When that request fails (a conflict error, or with
- * strict-builtin-errors a failing built-in), the batch is split in halves
- * and each half is evaluated again, down to single entries, so that an
- * entry that fails never costs the other entries their result.
+ * strict-builtin-errors a failing built-in), it is evaluated again in
+ * parts, down to single entries, so that an entry that fails never costs
+ * the other entries their result.
  *
  * Every request uses strict-builtin-errors, so that a failing built-in is
  * seen.  A single entry on which a built-in failed is then evaluated
@@ -187,32 +187,39 @@ nomem:
 	return -1;
 }
 
-/* Builds {"input":[...]} for entries [lo, hi) as policy p sees them. */
+/* Builds {"input":[...]} for entries [lo, hi), bodies or whole records. */
 static int
-build_request(struct batch *b, const struct policy *p, size_t lo,
-    size_t hi)
+build_request_into(struct buf *dst, const struct batch *b, int records,
+    size_t lo, size_t hi)
 {
 	const struct batch_entry *e;
 	size_t i;
 
-	buf_reset(&b->req);
-	if (buf_append_str(&b->req, "{\"input\":[") == -1)
+	buf_reset(dst);
+	if (buf_append_str(dst, "{\"input\":[") == -1)
 		return -1;
 	for (i = lo; i < hi; i++) {
 		e = &b->entries[i];
-		if (i > lo && buf_append(&b->req, ",", 1) == -1)
+		if (i > lo && buf_append(dst, ",", 1) == -1)
 			return -1;
-		if (p->input_record ? buf_append(&b->req, e->line, e->len) :
-		    buf_append(&b->req, e->body, e->body_len))
+		if (records ? buf_append(dst, e->line, e->len) :
+		    buf_append(dst, e->body, e->body_len))
 			return -1;
 	}
-	return buf_append_str(&b->req, "]}");
+	return buf_append_str(dst, "]}");
+}
+
+static int
+build_request(struct batch *b, const struct policy *p, size_t lo,
+    size_t hi)
+{
+	return build_request_into(&b->req, b, p->input_record, lo, hi);
 }
 
 /*
  * Reads {"result": [{"value": v} or {}, ...]} into the verdicts of
- * entries [lo, hi).  Returns 0, or -1 when the answer does not have that
- * shape.
+ * entries [lo, hi).  Returns 0, or -1 when the response does not have
+ * that shape.
  */
 static int
 read_results(struct batch *b, size_t col, size_t lo, size_t hi,
@@ -241,9 +248,9 @@ out:
 }
 
 /*
- * Describes opa's error answer in msg: the first error's code, location
+ * Describes opa's error response in msg: the first error's code, location
  * (in the user's file) and message.  Returns the first error's code, or
- * "" when the answer has none.
+ * "" when the response has none.
  */
 static const char *
 describe_error(const struct policy *p, const cJSON *doc, struct buf *msg)
@@ -299,8 +306,8 @@ report_builtin_failure(struct policy *p, const struct batch_entry *e,
 }
 
 /*
- * Evaluates one entry after its strict evaluation failed with the answer
- * in b->resp.  Returns 0 or BATCH_OPA_FAILED.
+ * Evaluates one entry after its strict evaluation failed with the
+ * response in b->resp.  Returns 0 or BATCH_OPA_FAILED.
  */
 static int
 eval_failed_entry(struct batch *b, struct policy *p, size_t col, size_t i)
@@ -335,7 +342,7 @@ eval_failed_entry(struct batch *b, struct policy *p, size_t col, size_t i)
 	}
 	log_error("entry %llu (line %zu): policy '%s': evaluation failed: "
 	    "%s", (unsigned long long)e->index, e->lineno, p->name,
-	    msg.data != NULL ? msg.data : "no answer");
+	    msg.data != NULL ? msg.data : "no response");
 	goto failed;
 nomem:
 	log_error("entry %llu (line %zu): policy '%s': out of memory",
@@ -349,16 +356,49 @@ out:
 	return rc;
 }
 
+static int	eval_range(struct batch *, struct policy *, size_t, size_t,
+		    size_t);
+
+/*
+ * Evaluates entries [lo, hi) again after their request failed.  A range
+ * from the first requests of a flush is split in chunks of about the
+ * square root of its size, and a chunk entry by entry.  Two levels keep
+ * the cost near three evaluations per entry even when most entries fail,
+ * where halving would cost one per level.  Returns 0 or BATCH_OPA_FAILED.
+ */
+static int
+eval_failed_range(struct batch *b, struct policy *p, size_t col, size_t lo,
+    size_t hi, int in_chunks)
+{
+	size_t i, step = 1;
+
+	if (hi - lo == 1)
+		return eval_failed_entry(b, p, col, lo);
+	log_debug("policy '%s': %zu entries from line %zu failed together; "
+	    "evaluating them in parts", p->name, hi - lo,
+	    b->entries[lo].lineno);
+	if (in_chunks)
+		while (step * step < hi - lo)
+			step++;
+	if (step >= hi - lo)
+		step = 1;
+	for (i = lo; i < hi; i += step) {
+		if (eval_range(b, p, col, i, i + step < hi ? i + step : hi) ==
+		    BATCH_OPA_FAILED)
+			return BATCH_OPA_FAILED;
+	}
+	return 0;
+}
+
 /*
  * Evaluates entries [lo, hi) against policy p (column col of the
- * verdicts), halving the range on every failure.  Returns 0 or
- * BATCH_OPA_FAILED.
+ * verdicts) in one request, and entry by entry when that fails.  Returns
+ * 0 or BATCH_OPA_FAILED.
  */
 static int
 eval_range(struct batch *b, struct policy *p, size_t col, size_t lo,
     size_t hi)
 {
-	size_t mid;
 	long status;
 
 	if (build_request(b, p, lo, hi) == -1) {
@@ -369,23 +409,120 @@ eval_range(struct batch *b, struct policy *p, size_t col, size_t lo,
 			p->errors++;
 			return 0;
 		}
-	} else {
-		if (server_post(p, b->req.data, b->req.len, 1, &b->resp,
-		    &status) == -1)
-			return BATCH_OPA_FAILED;
-		if (status == 200 && read_results(b, col, lo, hi,
-		    b->resp.data) == 0)
-			return 0;
-		if (hi - lo == 1)
-			return eval_failed_entry(b, p, col, lo);
-		log_debug("policy '%s': %zu entries from line %zu failed "
-		    "together; evaluating them in halves", p->name, hi - lo,
-		    b->entries[lo].lineno);
+		return eval_failed_range(b, p, col, lo, hi, 0);
 	}
-	mid = lo + (hi - lo) / 2;
-	if (eval_range(b, p, col, lo, mid) == BATCH_OPA_FAILED)
+	if (server_post(p, b->req.data, b->req.len, 1, &b->resp,
+	    &status) == -1)
 		return BATCH_OPA_FAILED;
-	return eval_range(b, p, col, mid, hi);
+	if (status == 200 && read_results(b, col, lo, hi, b->resp.data) == 0)
+		return 0;
+	if (hi - lo == 1)
+		return eval_failed_entry(b, p, col, lo);
+	return eval_failed_range(b, p, col, lo, hi, 0);
+}
+
+/*
+ * Sends the first requests of a flush at once: for each policy, the
+ * batch in up to POLICY_CONNECTIONS parts, each on its own connection, so
+ * that the opa servers use every core.  Stores the requests in b->reqs
+ * and their number in nreqs.  A policy in one_by_one mode gets none.
+ * Returns 0, BATCH_OPA_FAILED or BATCH_WRITE_FAILED (out of memory).
+ */
+static int
+send_first_requests(struct batch *b, size_t *nreqs)
+{
+	struct opa_request *r;
+	struct policy *p;
+	size_t j, k, parts, lo, hi, n = 0;
+
+	parts = b->n >= 64 ? POLICY_CONNECTIONS : 1;
+	for (k = 0; k < parts; k++) {
+		lo = b->n * k / parts;
+		hi = b->n * (k + 1) / parts;
+		if (build_request_into(&b->part_req[0][k], b, 0, lo, hi) ==
+		    -1 || build_request_into(&b->part_req[1][k], b, 1, lo,
+		    hi) == -1) {
+			log_error("out of memory for %zu entries", b->n);
+			return BATCH_WRITE_FAILED;
+		}
+	}
+	for (j = 0; j < b->npolicies; j++) {
+		p = &b->policies[j];
+		if (p->one_by_one)
+			continue;
+		for (k = 0; k < parts; k++) {
+			r = &b->reqs[n++];
+			r->policy = p;
+			r->curl = p->curl[k];
+			r->lo = b->n * k / parts;
+			r->hi = b->n * (k + 1) / parts;
+			r->body = b->part_req[p->input_record][k].data;
+			r->len = b->part_req[p->input_record][k].len;
+		}
+	}
+	*nreqs = n;
+	return server_post_many(b->reqs, n) == -1 ? BATCH_OPA_FAILED : 0;
+}
+
+/*
+ * Evaluates the batch against every policy.  After a batch in which more
+ * than one entry in eight failed for a policy, its next batch is
+ * evaluated entry by entry from the start.  A policy that fails on most
+ * entries, such as one that parses every key as a certificate, would
+ * otherwise pay for failed batch and chunk requests every time.
+ */
+static int
+eval_policies(struct batch *b)
+{
+	struct opa_request *r;
+	struct policy *p;
+	uint64_t *before, failed;
+	size_t i, j, nreqs = 0;
+	int rc = 0;
+
+	if ((before = calloc(b->npolicies, sizeof(*before))) == NULL) {
+		log_error("out of memory");
+		return BATCH_WRITE_FAILED;
+	}
+	for (j = 0; j < b->npolicies; j++)
+		before[j] = b->policies[j].errors +
+		    b->policies[j].builtin_failures;
+	if ((rc = send_first_requests(b, &nreqs)) != 0)
+		goto out;
+	for (i = 0; i < nreqs; i++) {
+		r = &b->reqs[i];
+		j = (size_t)(r->policy - b->policies);
+		if (r->status == 200 && read_results(b, j, r->lo, r->hi,
+		    r->resp.data) == 0)
+			continue;
+		/* eval_failed_entry() reads the failure from b->resp. */
+		buf_reset(&b->resp);
+		if (r->resp.data != NULL && buf_append(&b->resp, r->resp.data,
+		    r->resp.len) == -1) {
+			rc = BATCH_WRITE_FAILED;
+			goto out;
+		}
+		if ((rc = eval_failed_range(b, r->policy, j, r->lo, r->hi,
+		    1)) != 0)
+			goto out;
+	}
+	for (j = 0; j < b->npolicies; j++) {
+		p = &b->policies[j];
+		for (i = 0; p->one_by_one && i < b->n; i++)
+			if ((rc = eval_range(b, p, j, i, i + 1)) != 0)
+				goto out;
+		failed = p->errors + p->builtin_failures - before[j];
+		if (p->one_by_one != (failed * 8 > b->n))
+			log_debug("policy '%s': %llu of %zu entries failed; "
+			    "evaluating the next batch %s", p->name,
+			    (unsigned long long)failed, b->n,
+			    failed * 8 > b->n ? "entry by entry" :
+			    "in one request");
+		p->one_by_one = failed * 8 > b->n;
+	}
+out:
+	free(before);
+	return rc;
 }
 
 /* Writes the entry plus "policy" and "alertID" for a matching policy. */
@@ -446,10 +583,14 @@ batch_flush(struct batch *b)
 	}
 	b->verdicts = v;
 	memset(v, VERDICT_NONE, b->n * b->npolicies);
-	for (j = 0; j < b->npolicies; j++) {
-		if ((rc = eval_range(b, &b->policies[j], j, 0, b->n)) != 0)
-			goto out;
+	if (b->reqs == NULL && (b->reqs = calloc(b->npolicies *
+	    POLICY_CONNECTIONS, sizeof(*b->reqs))) == NULL) {
+		log_error("out of memory");
+		batch_discard(b);
+		return BATCH_WRITE_FAILED;
 	}
+	if ((rc = eval_policies(b)) != 0)
+		goto out;
 	for (i = 0; i < b->n; i++) {
 		for (j = 0; j < b->npolicies; j++) {
 			if (v[i * b->npolicies + j] != VERDICT_ALERT)
@@ -480,7 +621,16 @@ batch_discard(struct batch *b)
 void
 batch_free(struct batch *b)
 {
+	size_t i, j;
+
 	batch_discard(b);
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < POLICY_CONNECTIONS; j++)
+			buf_free(&b->part_req[i][j]);
+	for (i = 0; b->reqs != NULL && i < b->npolicies * POLICY_CONNECTIONS;
+	    i++)
+		buf_free(&b->reqs[i].resp);
+	free(b->reqs);
 	free(b->entries);
 	free(b->verdicts);
 	buf_free(&b->req);
@@ -488,5 +638,6 @@ batch_free(struct batch *b)
 	buf_free(&b->out);
 	b->entries = NULL;
 	b->verdicts = NULL;
+	b->reqs = NULL;
 	b->cap = 0;
 }

@@ -35,6 +35,9 @@ struct batch {
 	struct buf	 req;
 	struct buf	 resp;
 	struct buf	 out;
+	/* The first, concurrent requests of a flush: [input mode][part]. */
+	struct buf	 part_req[2][POLICY_CONNECTIONS];
+	struct opa_request *reqs;	/* npolicies * POLICY_CONNECTIONS */
 };
 
 /* batch_flush() results besides 0. */

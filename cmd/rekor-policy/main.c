@@ -52,10 +52,10 @@ static volatile sig_atomic_t stop_signal;
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: rekor-policy [-qsVv] [-b entries] [-o opa] "
+	fprintf(f, "usage: rekor-policy [-hqsVv] [-b entries] [-o opa] "
 	    "[-w wait]\n"
-	    "                    [-n name] [-d description] [-i body|record] "
-	    "-p policy.rego ...\n");
+	    "                    [[-d description] [-i body|record] "
+	    "[-n name] -p policy.rego] ...\n");
 }
 
 static void
@@ -508,6 +508,9 @@ main(int argc, char *argv[])
 	} else if (r == BATCH_WRITE_FAILED) {
 		rc = RK_EXIT_IO;
 	} else {
+		/* The reader left: the EPIPE is no error at exit either. */
+		if (r == BATCH_READER_GONE)
+			clearerr(stdout);
 		rc = report(&opts, &in);
 	}
 out:

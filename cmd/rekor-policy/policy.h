@@ -14,8 +14,11 @@
 
 #include "buf.h"
 
-/* Built-in failures shown one by one before only the count goes on. */
+/* Built-in failures shown per policy as warnings; later ones only with -v. */
 #define POLICY_BUILTIN_SHOWN	10
+
+/* Connections to each opa, so that the parts of one batch run at once. */
+#define POLICY_CONNECTIONS	2
 
 struct policy {
 	char		*file;		/* path as given to -p */
@@ -31,11 +34,12 @@ struct policy {
 	char		*opa_log;	/* dir/opa.log: opa's stderr */
 	char		*alert_suffix;	/* ,"policy":{...},"alertID":" */
 	pid_t		 pid;
-	CURL		*curl;
+	CURL		*curl[POLICY_CONNECTIONS];
 	struct curl_slist *headers;
 	uint64_t	 alerts;
 	uint64_t	 errors;	/* entries whose evaluation failed */
 	uint64_t	 builtin_failures;
+	int		 one_by_one;	/* evaluate the next batch per entry */
 };
 
 struct opa_env {
@@ -44,7 +48,7 @@ struct opa_env {
 	char		*caps[2];	/* capabilities files, [v0] */
 };
 
-/* What the batch evaluation of one entry against one policy gave. */
+/* Result of evaluating one entry against one policy. */
 enum verdict {
 	VERDICT_NONE = 0,	/* alert was undefined, false or not boolean */
 	VERDICT_ALERT,		/* alert was exactly true */
@@ -61,11 +65,24 @@ int	 policy_load(struct policy *, const struct opa_env *, size_t);
 int	 policy_names_check(struct policy *, size_t);
 void	 policy_free(struct policy *);
 
+/* One request of server_post_many(). */
+struct opa_request {
+	struct policy	*policy;
+	CURL		*curl;
+	const char	*body;
+	size_t		 len;
+	size_t		 lo, hi;	/* the entries it evaluates */
+	struct buf	 resp;
+	long		 status;
+	int		 failed;	/* opa did not respond */
+};
+
 /* server.c */
 int	 server_start(struct policy *, const struct opa_env *);
 int	 server_wait_ready(struct policy *, uint64_t);
 int	 server_post(struct policy *, const char *, size_t, int,
 	    struct buf *, long *);
+int	 server_post_many(struct opa_request *, size_t);
 int	 server_check_alive(struct policy *);
 void	 server_stop(struct policy *);
 void	 server_report_log(const struct policy *);

@@ -89,6 +89,7 @@ server_start(struct policy *p, const struct opa_env *env)
 {
 	struct buf path = BUF_INIT;
 	pid_t parent = getpid();
+	size_t i;
 
 	if (buf_printf(&path, "%s/opa.sock", p->dir) == -1 ||
 	    (p->socket = strdup(path.data)) == NULL) {
@@ -104,17 +105,23 @@ server_start(struct policy *p, const struct opa_env *env)
 		return -1;
 	}
 	buf_free(&path);
-	if ((p->curl = curl_easy_init()) == NULL ||
-	    (p->headers = curl_slist_append(NULL,
+	if ((p->headers = curl_slist_append(NULL,
 	    "Content-Type: application/json")) == NULL) {
-		log_error("cannot initialise libcurl");
+		log_error("out of memory");
 		return -1;
 	}
-	curl_easy_setopt(p->curl, CURLOPT_UNIX_SOCKET_PATH, p->socket);
-	curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(p->curl, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, p->headers);
-	curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, collect);
+	for (i = 0; i < POLICY_CONNECTIONS; i++) {
+		if ((p->curl[i] = curl_easy_init()) == NULL) {
+			log_error("cannot initialise libcurl");
+			return -1;
+		}
+		curl_easy_setopt(p->curl[i], CURLOPT_UNIX_SOCKET_PATH,
+		    p->socket);
+		curl_easy_setopt(p->curl[i], CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(p->curl[i], CURLOPT_NOPROXY, "*");
+		curl_easy_setopt(p->curl[i], CURLOPT_HTTPHEADER, p->headers);
+		curl_easy_setopt(p->curl[i], CURLOPT_WRITEFUNCTION, collect);
+	}
 	if ((p->pid = fork()) == -1) {
 		log_error("cannot start '%s': %s", env->opa, strerror(errno));
 		p->pid = 0;
@@ -199,8 +206,8 @@ server_report_log(const struct policy *p)
 }
 
 /*
- * Waits until opa answers GET /health, for at most timeout_ms.  Returns
- * 0, or -1 (reported) when opa exited or did not answer in time.
+ * Waits until opa responds 200 to GET /health, for at most timeout_ms.
+ * Returns 0, or -1 (reported) when opa exited or did not respond in time.
  */
 int
 server_wait_ready(struct policy *p, uint64_t timeout_ms)
@@ -210,21 +217,21 @@ server_wait_ready(struct policy *p, uint64_t timeout_ms)
 	long status = 0;
 	int rc = -1;
 
-	curl_easy_setopt(p->curl, CURLOPT_URL, "http://localhost/health");
-	curl_easy_setopt(p->curl, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(p->curl[0], CURLOPT_URL, "http://localhost/health");
+	curl_easy_setopt(p->curl[0], CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(p->curl[0], CURLOPT_WRITEDATA, &body);
 	for (;;) {
 		if (server_check_alive(p) == -1)
 			break;
 		buf_reset(&body);
-		if (curl_easy_perform(p->curl) == CURLE_OK &&
-		    curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE,
+		if (curl_easy_perform(p->curl[0]) == CURLE_OK &&
+		    curl_easy_getinfo(p->curl[0], CURLINFO_RESPONSE_CODE,
 		    &status) == CURLE_OK && status == 200) {
 			rc = 0;
 			break;
 		}
 		if (now_ms() >= deadline) {
-			log_error("policy '%s': opa did not answer on '%s' "
+			log_error("policy '%s': opa did not respond on '%s' "
 			    "within %llu ms", p->name, p->socket,
 			    (unsigned long long)timeout_ms);
 			server_report_log(p);
@@ -236,11 +243,32 @@ server_wait_ready(struct policy *p, uint64_t timeout_ms)
 	return rc;
 }
 
+static void
+prepare_post(CURL *curl, const char *req, size_t len, int strict,
+    struct buf *resp)
+{
+	buf_reset(resp);
+	curl_easy_setopt(curl, CURLOPT_URL, strict ?
+	    RESULTS_URL "?strict-builtin-errors=true" : RESULTS_URL);
+	curl_easy_setopt(curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
+}
+
+static void
+report_no_response(struct policy *p, CURLcode cc)
+{
+	if (server_check_alive(p) == 0)
+		log_error("policy '%s': no response from opa on '%s': %s",
+		    p->name, p->socket, curl_easy_strerror(cc));
+}
+
 /*
  * POSTs a Data API request ({"input": [...]}) for the results of the
  * query module.  With strict, the first failing built-in is an error.
  * Stores the HTTP status and the response body.  Returns 0 when opa
- * answered, or -1 (reported) when it did not: opa has died or hangs.
+ * responded, or -1 (reported) when it did not because it died or hangs.
  */
 int
 server_post(struct policy *p, const char *req, size_t len, int strict,
@@ -248,22 +276,75 @@ server_post(struct policy *p, const char *req, size_t len, int strict,
 {
 	CURLcode cc;
 
-	buf_reset(resp);
-	curl_easy_setopt(p->curl, CURLOPT_URL, strict ?
-	    RESULTS_URL "?strict-builtin-errors=true" : RESULTS_URL);
-	curl_easy_setopt(p->curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, req);
-	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)len);
-	curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, resp);
-	cc = curl_easy_perform(p->curl);
-	if (cc == CURLE_OK && curl_easy_getinfo(p->curl,
+	prepare_post(p->curl[0], req, len, strict, resp);
+	cc = curl_easy_perform(p->curl[0]);
+	if (cc == CURLE_OK && curl_easy_getinfo(p->curl[0],
 	    CURLINFO_RESPONSE_CODE, status) == CURLE_OK && *status != 0)
 		return 0;
-	if (server_check_alive(p) == 0)
-		log_error("policy '%s': no answer from opa on '%s': %s",
-		    p->name, p->socket, curl_easy_strerror(cc));
+	report_no_response(p, cc);
 	return -1;
+}
+
+/*
+ * Sends the requests at once, each strict and on its own connection, and
+ * waits for all of them.  Returns 0 when opa responded to every request,
+ * or -1 (reported) when one did not.
+ */
+int
+server_post_many(struct opa_request *reqs, size_t n)
+{
+	CURLM *multi;
+	CURLMsg *msg;
+	size_t i;
+	int running = 0, left, rc = 0;
+
+	/* One request needs no multi handle, which costs a few syscalls. */
+	if (n == 1) {
+		reqs[0].failed = server_post(reqs[0].policy, reqs[0].body,
+		    reqs[0].len, 1, &reqs[0].resp, &reqs[0].status) == -1;
+		return reqs[0].failed ? -1 : 0;
+	}
+	if ((multi = curl_multi_init()) == NULL) {
+		log_error("cannot initialise libcurl");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		reqs[i].status = 0;
+		reqs[i].failed = 1;
+		prepare_post(reqs[i].curl, reqs[i].body, reqs[i].len, 1,
+		    &reqs[i].resp);
+		curl_easy_setopt(reqs[i].curl, CURLOPT_PRIVATE, &reqs[i]);
+		curl_multi_add_handle(multi, reqs[i].curl);
+	}
+	do {
+		if (curl_multi_perform(multi, &running) != CURLM_OK)
+			break;
+		if (running > 0 && curl_multi_poll(multi, NULL, 0, 1000,
+		    NULL) != CURLM_OK)
+			break;
+	} while (running > 0);
+	while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+		struct opa_request *r = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &r);
+		if (r == NULL)
+			continue;
+		if (msg->data.result == CURLE_OK && curl_easy_getinfo(r->curl,
+		    CURLINFO_RESPONSE_CODE, &r->status) == CURLE_OK &&
+		    r->status != 0)
+			r->failed = 0;
+		else
+			report_no_response(r->policy, msg->data.result);
+	}
+	for (i = 0; i < n; i++) {
+		curl_multi_remove_handle(multi, reqs[i].curl);
+		if (reqs[i].failed)
+			rc = -1;
+	}
+	curl_multi_cleanup(multi);
+	return rc;
 }
 
 /* Stops opa: SIGTERM, then SIGKILL after 5 seconds. */
@@ -271,6 +352,7 @@ void
 server_stop(struct policy *p)
 {
 	uint64_t deadline;
+	size_t i;
 	int st;
 
 	if (p->pid > 0) {
@@ -288,8 +370,10 @@ server_stop(struct policy *p)
 		}
 		p->pid = 0;
 	}
-	curl_easy_cleanup(p->curl);
+	for (i = 0; i < POLICY_CONNECTIONS; i++) {
+		curl_easy_cleanup(p->curl[i]);
+		p->curl[i] = NULL;
+	}
 	curl_slist_free_all(p->headers);
-	p->curl = NULL;
 	p->headers = NULL;
 }
