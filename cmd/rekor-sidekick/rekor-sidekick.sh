@@ -99,8 +99,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ $# -eq 0 ] || misuse "unexpected argument '$1'; the config file goes" \
-    "after --config"
+[ $# -eq 0 ] ||
+    misuse "unexpected argument '$1'; the config file goes after --config"
 [ -n "$conf" ] || misuse "the config file name is empty"
 
 here=$(cd -- "$(dirname -- "$0")" && pwd -P)
@@ -179,24 +179,28 @@ fi
 # the names of the variables that carry them, with masked values.
 if [ "$mode" = dry-run ]; then
 	build_policy_args "\${TMPDIR:-/tmp}/rekor-sidekick.XXXXXX"
-	line=
 	if [ -n "$log_level" ]; then
-		line="REKOR_LOG_LEVEL=$(show "$log_level") "
+		printf 'export REKOR_LOG_LEVEL=%s\n' "$(show "$log_level")"
 	fi
 	eval "set -- $tail_args"
-	line="$line$(show "$tail_prog")"
+	line=$(show "$tail_prog")
 	for w in "$@"; do
 		line="$line $(show "$w")"
 	done
 	printf '%s |\n' "$line"
+	# One line per policy: each -p follows its -n, -d and -i.
 	eval "set -- $policy_args"
-	line="  $(show "$policy_prog")"
+	line=$(show "$policy_prog")
 	for w in "$@"; do
-		line="$line $(show "$w")"
+		case $w in
+		-n) line="$line \\
+    -n" ;;
+		*) line="$line $(show "$w")" ;;
+		esac
 	done
 	printf '%s |\n' "$line"
 	if [ "$output_count" -gt 1 ]; then
-		printf '  %s' "$(show "$tee_prog")"
+		printf '%s' "$(show "$tee_prog")"
 	fi
 	o_path=
 	o_secrets=
@@ -216,7 +220,7 @@ if [ "$mode" = dry-run ]; then
 		if [ "$output_count" -gt 1 ]; then
 			printf ' \\\n    >(%s)' "$line"
 		else
-			printf '  %s\n' "$line"
+			printf '%s\n' "$line"
 		fi
 		i=$((i + 1))
 	done
