@@ -260,6 +260,25 @@ alerts_of() {
 	    "$(e2e_uuid restart-2)" ]
 }
 
+# Later tests must not use e2e_ns: the namespace changes on restart, and
+# REKOR_LOCAL_NETNS_PID is set again only inside this test.
+@test "rekor-local: full restart keeps entries and log ID" {
+	local n before after
+	n=$(tree_size)
+	before=$(e2e_ns rekor-tail -q --server "$REKOR_LOCAL_URL" --from 0 \
+	    --to "$n" | jq -c 'select(.logIndex != null) | [.uuid, .logID]')
+	[ "$(wc -l <<<"$before")" -eq "$n" ]
+	run -0 --separate-stderr "$REKOR_LOCAL" stop
+	run -1 --separate-stderr "$REKOR_LOCAL" status
+	[ "$(grep -c ': stopped' <<<"$output")" -eq 5 ]
+	run -0 --separate-stderr "$REKOR_LOCAL" start
+	eval "$("$REKOR_LOCAL" env)"
+	after=$(e2e_ns rekor-tail -q --server "$REKOR_LOCAL_URL" --from 0 \
+	    --to "$n" | jq -c 'select(.logIndex != null) | [.uuid, .logID]')
+	[ "$(wc -l <<<"$after")" -eq "$n" ]
+	[ "$after" = "$before" ]
+}
+
 @test "e2e: no client tried a host other than the local log" {
 	run -0 cat "$E2E_DATA/trap.log"
 	[ -z "$output" ]
