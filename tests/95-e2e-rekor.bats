@@ -25,6 +25,19 @@ tree_size() {
 	rekor_cli loginfo --format json | jq -r .ActiveTreeSize
 }
 
+# Runs the command "$@" until it succeeds, for at most 60 seconds.
+wait_until() {
+	local i=0
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ "$i" -ge 600 ]; then
+			echo "still failing after 60s: $*" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
 # Waits until file $1 holds an entry record with logIndex $2, for at most
 # 60 seconds.
 wait_for_index() {
@@ -242,12 +255,14 @@ alerts_of() {
 
 @test "rekor-tail: rekor-server restart mid-tail loses nothing" {
 	local n out="$BATS_TEST_TMPDIR/restart.ndjson"
+	local err="$BATS_TEST_TMPDIR/restart.err"
 	n=$(tree_size)
-	e2e_bg "$out" "$BATS_TEST_TMPDIR/restart.err" \
-	    rekor-tail -q --server "$REKOR_LOCAL_URL" --from 0 --interval 1s \
-	    --retries 60 --state "$BATS_TEST_TMPDIR/tail.state"
+	e2e_bg "$out" "$err" rekor-tail --server "$REKOR_LOCAL_URL" --from 0 \
+	    --interval 1s --retries 60
 	wait_for_index "$out" $((n - 1))
 	"$REKOR_LOCAL" stop rekor
+	# rekor-tail keeps polling and retries while the server is down.
+	wait_until grep -q "Couldn't connect to server; retrying" "$err"
 	"$REKOR_LOCAL" start rekor
 	upload_barekey restart-1
 	upload_barekey restart-2
@@ -256,8 +271,34 @@ alerts_of() {
 	# Every index once, in order, each with the UUID the log reports.
 	[ "$(jq -r 'select(.logIndex != null) | .logIndex' "$out" | tr '\n' ' ')" = \
 	    "$(seq 0 $((n + 1)) | tr '\n' ' ')" ]
+	[ "$(jq -r --argjson n "$n" 'select(.logIndex == $n) | .uuid' "$out")" = \
+	    "$(e2e_uuid restart-1)" ]
 	[ "$(jq -r --argjson n $((n + 1)) 'select(.logIndex == $n) | .uuid' "$out")" = \
 	    "$(e2e_uuid restart-2)" ]
+	# Only retry warnings on standard error.
+	run -1 grep -v "Couldn't connect to server; retrying" "$err"
+}
+
+@test "rekor-tail: restart with --state resumes without gaps or repeats" {
+	local n state="$BATS_TEST_TMPDIR/tail.state"
+	local first="$BATS_TEST_TMPDIR/first.ndjson" second="$BATS_TEST_TMPDIR/second.ndjson"
+	n=$(tree_size)
+	e2e_bg "$first" "$BATS_TEST_TMPDIR/first.err" rekor-tail -q \
+	    --server "$REKOR_LOCAL_URL" --from 0 --interval 1s --state "$state"
+	wait_for_index "$first" $((n - 1))
+	wait_until jq -e --argjson n "$n" '.next == $n' "$state"
+	e2e_kill_bg
+	upload_barekey resume-tail-1
+	upload_barekey resume-tail-2
+	run -0 --separate-stderr e2e_ns rekor-tail --server "$REKOR_LOCAL_URL" \
+	    --from 0 --to tip --state "$state"
+	printf '%s\n' "$output" >"$second"
+	[[ "$stderr" == *"resuming at $n from state file"* ]]
+	[ "$(jq -r 'select(.logIndex != null) | .logIndex' "$first" "$second" |
+	    tr '\n' ' ')" = "$(seq 0 $((n + 1)) | tr '\n' ' ')" ]
+	[ "$(jq -r 'select(.logIndex != null) | .uuid' "$second" | tr '\n' ' ')" = \
+	    "$(e2e_uuid resume-tail-1) $(e2e_uuid resume-tail-2) " ]
+	[ "$(jq -r .next "$state")" -eq $((n + 2)) ]
 }
 
 # Later tests must not use e2e_ns: the namespace changes on restart, and
