@@ -94,9 +94,9 @@ wait_for_index() {
 	[ "$output" -eq "$(wc -l <"$E2E_DATA/entries.tsv")" ]
 }
 
-@test "e2e: the log holds entries of six kinds" {
+@test "e2e: the log holds entries of seven kinds" {
 	local kind
-	for kind in hashedrekord rekord intoto dsse rfc3161 helm; do
+	for kind in hashedrekord rekord intoto dsse rfc3161 helm cose; do
 		cut -f2 "$E2E_DATA/entries.tsv" | grep -qx "$kind" ||
 		    { echo "no '$kind' entry" >&2; false; }
 	done
@@ -176,6 +176,11 @@ check_artifact() {
 	intoto)
 		want=$(jq -r .payload "$art" | base64 -d | sha256sum | cut -d' ' -f1)
 		got=$(jq -r .body.spec.content.payloadHash.value <<<"$rec")
+		;;
+	cose)
+		# The artifact is the message PAYLOAD.cose, signed over PAYLOAD.
+		want=$(sha256sum "${art%.cose}" | cut -d' ' -f1)
+		got=$(jq -r .body.spec.data.payloadHash.value <<<"$rec")
 		;;
 	helm)
 		# The artifact is the provenance file CHART.prov of CHART.

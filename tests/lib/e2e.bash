@@ -397,6 +397,20 @@ upload_rfc3161() {
 	upload "$1" rfc3161 --type rfc3161 --artifact "$art.tsr"
 }
 
+# cose entry: a COSE_Sign1 message (RFC 9052) with an ES256 signature by
+# the key $E2E_DATA/cosekey over artifact $1.txt as payload.  Python has
+# no CBOR module, so cose.py below encodes the few CBOR items needed.
+upload_cose() {
+	local art="$E2E_DATA/$1.txt" cose="$E2E_ROOT/tests/lib/cose.py"
+	make_artifact "$art"
+	python3 "$cose" to-be-signed "$art" >"$art.tbs"
+	openssl dgst -sha256 -sign "$E2E_DATA/cosekey.key" -out "$art.tbs.sig" \
+	    "$art.tbs"
+	python3 "$cose" message "$art" "$art.tbs.sig" >"$art.cose"
+	upload "$1" cose --type cose --artifact "$art.cose" \
+	    --public-key "$E2E_DATA/cosekey.pub"
+}
+
 # helm entry: a chart provenance file clear-signed with the OpenPGP key.
 upload_helm() {
 	local chart="$E2E_DATA/$1-0.1.0.tgz" prov="$E2E_DATA/$1-0.1.0.tgz.prov"
@@ -432,6 +446,7 @@ e2e_fill_log() {
 	make_ec_key "$E2E_DATA/barekey"
 	make_ec_key "$E2E_DATA/rekordkey"
 	make_ec_key "$E2E_DATA/dssekey"
+	make_ec_key "$E2E_DATA/cosekey"
 	e2e_make_cosign_key || return 1
 	upload_barekey barekey-1 &&
 	upload_cert cert-email cert-email "email:$E2E_EMAIL" \
@@ -453,6 +468,7 @@ e2e_fill_log() {
 	upload_cosign_attestation cosign-attest &&
 	upload_rfc3161 rfc3161-1 &&
 	upload_helm helm-1 &&
+	upload_cose cose-1 &&
 	upload_barekey barekey-2
 }
 
