@@ -20,8 +20,14 @@ set -eu
 prog=rekor-local
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${REKOR_LOCAL_DIR:-$here/../build/rekor-local}
+case $dir in
+/*) ;;
+*) dir=$PWD/$dir ;;
+esac
 
 TRILLIAN_VERSION=v1.7.3
+# Fixed ports: each log has a network namespace of its own, so they cannot
+# clash with another log or with anything else on the machine.
 REKOR_PORT=3000
 TRILLIAN_RPC_PORT=8090
 TRILLIAN_HTTP_PORT=8091
@@ -127,7 +133,7 @@ wait_healthy() {
 }
 
 http_ok() {
-	in_ns curl -fsS --max-time 2 -o /dev/null "$1"
+	in_ns curl -fsS --noproxy '*' --max-time 2 -o /dev/null "$1"
 }
 
 sql() {
