@@ -19,7 +19,8 @@ set -eu
 
 prog=rekor-local
 here=$(cd "$(dirname "$0")" && pwd)
-dir=${REKOR_LOCAL_DIR:-$here/../build/rekor-local}
+top=$(cd "$here/.." && pwd)
+dir=${REKOR_LOCAL_DIR:-$top/build/rekor-local}
 case $dir in
 /*) ;;
 *) dir=$PWD/$dir ;;
