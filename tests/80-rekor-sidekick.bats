@@ -523,8 +523,8 @@ EOF
 	export REKOR_SIDEKICK_OUTPUTS_WEBHOOK_URL=http://127.0.0.1:9/hook-secret-5678
 	start_wrapper
 	wait_for_file_text "$BATS_TEST_TMPDIR/out" '"logIndex"' 20
-	run -0 procs_with "$REKOR_SIDEKICK_STATEDIR"
-	[ "${#lines[@]}" -ge 4 ]
+	run -0 procs_with "--ack-state $REKOR_SIDEKICK_STATEDIR"
+	[ "${#lines[@]}" -eq 1 ]
 	run -0 ps -eo args=
 	[[ "$output" != *pd-secret-1234* ]]
 	[[ "$output" != *hook-secret-5678* ]]
@@ -579,7 +579,8 @@ EOF
 	wait_wrapper 0
 	run -0 wait_no_procs "$BATS_TEST_TMPDIR" 5
 	run -0 cat "$BATS_TEST_TMPDIR/err"
-	[ "$output" = "rekor-sidekick: received SIGTERM; stopping every stage" ]
+	[ "${lines[0]}" = "rekor-sidekick: received SIGTERM; stopping every stage" ]
+	[ "${#lines[@]}" -eq 1 ]
 	run -0 find "$TMPDIR" -mindepth 1
 	[ -z "$output" ]
 }

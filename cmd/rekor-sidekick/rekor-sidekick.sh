@@ -297,7 +297,9 @@ start_stage() {
 		child=$!
 		echo "$child" >"$tmp/$s_name.pid"
 		rc=0
-		wait "$child" || rc=$?
+		# dash reports a child killed by a signal on stderr: the
+		# status file says it already.
+		wait "$child" 2>/dev/null || rc=$?
 		echo "$s_name $rc" >>"$tmp/exits"
 		kill -USR1 "$main_pid" 2>/dev/null || :
 	) &
