@@ -89,8 +89,8 @@ e2e_start() {
 	export E2E_TRAP_PORT
 	e2e_bg "$E2E_DATA/trap.out" "$E2E_DATA/trap.err" \
 	    python3 "$BATS_TEST_DIRNAME/servers/net-trap.py" \
-	    --port "$E2E_TRAP_PORT" --log "$E2E_DATA/trap.log"
-	echo "$E2E_BG_PID" >"$E2E_DATA/trap.pid"
+	    --port "$E2E_TRAP_PORT" --log "$E2E_DATA/trap.log" \
+	    --pid-file "$E2E_DATA/trap.pid"
 	local i=0
 	until e2e_ns curl -s -o /dev/null "http://127.0.0.1:$E2E_TRAP_PORT/"; do
 		i=$((i + 1))

@@ -11,6 +11,7 @@ probe and is not recorded.
 
 import argparse
 import http.server
+import os
 import sys
 
 
@@ -37,9 +38,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--pid-file", help="write the server's pid here")
     args = ap.parse_args()
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", args.port), make_handler(args.log))
+    # The pid of this process, which may differ from the one its starter
+    # saw when a wrapper such as a pyenv shim forked on the way.
+    if args.pid_file:
+        with open(args.pid_file, "w", encoding="utf-8") as f:
+            f.write("%d\n" % os.getpid())
     server.serve_forever()
 
 
