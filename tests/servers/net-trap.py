@@ -4,9 +4,9 @@
 Clients under test get HTTP_PROXY and HTTPS_PROXY pointing here.  Any
 attempt to reach a host other than the local log (a TUF mirror, Fulcio, the
 public Rekor) then shows up as one line in the log file.  That line is the
-request line, for example "CONNECT tuf-repo-cdn.sigstore.dev:443 HTTP/1.1".  Every request is
-answered with 403.  A GET of "/" from the loopback address is the readiness
-probe and is not recorded.
+request line, for example "CONNECT tuf-repo-cdn.sigstore.dev:443 HTTP/1.1".
+The trap replies 403 to every request except the readiness probe, a GET of
+"/", which gets 204 and is not recorded.
 """
 
 import argparse
