@@ -132,7 +132,7 @@ wait_for_index() {
 	[ ! -s "$BATS_TEST_TMPDIR/tail.err" ]
 	[ "$(jq -c 'select(.logIndex != null)' "$out" | wc -l)" -eq "$n" ]
 	[ "$(jq -c 'select(.control == "malformed")' "$out" | wc -l)" -eq 0 ]
-	local label kind index uuid artifact rec api cli
+	local label kind index uuid artifact rec raw api cli
 	while IFS=$'\t' read -r label kind index uuid artifact; do
 		rec=$(jq -c --argjson n "$index" 'select(.logIndex == $n)' "$out")
 		[ "$(jq -r .uuid <<<"$rec")" = "$uuid" ] ||
@@ -143,11 +143,15 @@ wait_for_index() {
 		    { echo "$label: treeID differs" >&2; false; }
 		[ "$(jq -r .url <<<"$rec")" = "$REKOR_LOCAL_URL/api/v1/log/entries/$uuid" ] ||
 		    { echo "$label: url differs" >&2; false; }
-		# The body as the API serves it, decoded.
-		api=$(e2e_ns curl -fsS "$REKOR_LOCAL_URL/api/v1/log/entries/$uuid" |
-		    jq -r '.[].body' | base64 -d | jq -S -c .)
+		# The body as the API serves it, decoded; its RFC 6962 leaf hash
+		# is the UUID after the 16 hex digits of the tree id.
+		raw=$(e2e_ns curl -fsS "$REKOR_LOCAL_URL/api/v1/log/entries/$uuid" |
+		    jq -r '.[].body')
+		api=$(base64 -d <<<"$raw" | jq -S -c .)
 		[ "$(jq -S -c .body <<<"$rec")" = "$api" ] ||
 		    { echo "$label: body differs from the API" >&2; false; }
+		[ "$({ printf '\0'; base64 -d <<<"$raw"; } | sha256sum | cut -d' ' -f1)" = \
+		    "${uuid:16}" ] || { echo "$label: leaf hash differs" >&2; false; }
 		# The spec as rekor-cli get decodes it.
 		cli=$(rekor_cli get --uuid "$uuid" --format json |
 		    jq -S -c '.Body | to_entries[0].value')
