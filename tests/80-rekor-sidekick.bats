@@ -44,9 +44,13 @@ cfgerr() {
 }
 
 # Starts the wrapper in the background on $CFG with stdout and stderr in
-# files, and sets WRAPPER_PID.
+# files, and sets WRAPPER_PID.  A shell starts background commands with
+# SIGINT ignored, and a shell cannot trap a signal ignored on entry, so
+# python3 restores the default SIGINT before it runs the wrapper.
 start_wrapper() {
-	"$BIN/rekor-sidekick" --config "$CFG" "$@" \
+	python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$BIN/rekor-sidekick" --config "$CFG" "$@" \
 	    >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
 	WRAPPER_PID=$!
 }
@@ -54,7 +58,16 @@ start_wrapper() {
 # Waits for the wrapper started by start_wrapper and checks that its exit
 # status is $1.
 wait_wrapper() {
-	local rc=0
+	local rc=0 i=0
+	while kill -0 "$WRAPPER_PID" 2>/dev/null &&
+	    [ -z "$(ps -o stat= -p "$WRAPPER_PID" | grep Z)" ]; do
+		i=$((i + 1))
+		if [ "$i" -ge 300 ]; then
+			echo "rekor-sidekick still runs after 30s" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
 	wait "$WRAPPER_PID" || rc=$?
 	WRAPPER_PID=
 	if [ "$rc" -ne "$1" ]; then
@@ -200,6 +213,13 @@ so sign an entry" ]
 	[ "$*" = "--server http://127.0.0.1:9 --from 100 --to 200 --interval 2s --timeout 5s --ack-state $REKOR_SIDEKICK_STATEDIR/out-stdout.state" ]
 }
 
+@test "rekor-sidekick: end tip stops at the tip seen at start" {
+	write_config 'outputs:' '  stdout:' '    enabled: true' 'end: tip' 'start: 5'
+	run -0 --separate-stderr "$BIN/rekor-sidekick-config" --config "$CFG"
+	eval "$output"
+	[[ "$tail_args" == *"'--from' '5' '--to' 'tip'"* ]]
+}
+
 @test "rekor-sidekick: index -1 means the tip, start wins over index" {
 	write_config 'outputs:' '  stdout:' '    enabled: true' 'index: -1'
 	run -0 --separate-stderr "$BIN/rekor-sidekick-config" --config "$CFG"
@@ -318,7 +338,7 @@ EOF
 	run -2 --separate-stderr "$BIN/rekor-sidekick" --check --config "$CFG"
 	[ "${#stderr_lines[@]}" -eq 7 ]
 	[ "${stderr_lines[0]}" = "$(cfgerr "$CFG:13:9: server: invalid value 'ftp://x'; expected an http:// or https:// URL")" ]
-	[ "${stderr_lines[1]}" = "$(cfgerr "$CFG:14:6: end: invalid value '-3'; expected a log index (0 or more)")" ]
+	[ "${stderr_lines[1]}" = "$(cfgerr "$CFG:14:6: end: invalid value '-3'; expected 'tip' or a log index (0 or more)")" ]
 	[ "${stderr_lines[2]}" = "$(cfgerr "$CFG:12:11: interval: invalid value 'soon'; expected a duration such as 500ms, 10s, 5m or 1h")" ]
 	[ "${stderr_lines[3]}" = "$(cfgerr "$CFG:11:10: logging.level: invalid value 'loud'; expected error, warn, info or debug")" ]
 	[ "${stderr_lines[4]}" = "$(cfgerr "$CFG:8:14: outputs.stdout.enabled: invalid value 'maybe'; expected true or false")" ]
@@ -491,7 +511,7 @@ EOF
 	    '    severity: critical' 'server: http://127.0.0.1:9'
 	run -0 --separate-stderr "$BIN/rekor-sidekick" --dry-run --config "$CFG"
 	[[ "$output" != *pd-secret-1234* ]]
-	[ "${lines[0]}" = "$BIN/rekor-tail --server http://127.0.0.1:9 --ack-state $REKOR_SIDEKICK_STATEDIR/out-stdout.state --ack-state $REKOR_SIDEKICK_STATEDIR/out-pagerduty.state |" ]
+	[ "${lines[0]}" = "$BIN/rekor-tail --server http://127.0.0.1:9 --interval 10s --ack-state $REKOR_SIDEKICK_STATEDIR/out-stdout.state --ack-state $REKOR_SIDEKICK_STATEDIR/out-pagerduty.state |" ]
 	[ "${lines[1]}" = "$BIN/rekor-policy \\" ]
 	[ "${lines[2]}" = "    -n every-entry -i body -p '\${TMPDIR:-/tmp}/rekor-sidekick.XXXXXX/policy-0.rego' |" ]
 	[[ "${lines[3]}" == */tee' \' ]]

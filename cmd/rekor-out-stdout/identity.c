@@ -19,7 +19,7 @@
 
 #include "identity.h"
 
-/* Longest base64 key or certificate looked at; real ones are < 8 KiB. */
+/* Maximum base64 key or certificate read; real ones are under 8 KiB. */
 #define KEY_B64_MAX	(256 * 1024)
 
 static const cJSON *

@@ -1,6 +1,6 @@
 /*
- * Who signed a Rekor entry, in one short word for a person: the e-mail or
- * URI subject alternative names of its certificate, or the SHA-256
+ * The signer of a Rekor entry as one short word for a person: the e-mail
+ * or URI subject alternative names of its certificate, or the SHA-256
  * fingerprint of its bare public key.
  */
 #ifndef RK_IDENTITY_H

@@ -47,7 +47,6 @@ enum key_type {
 	KT_PORT,
 	KT_START,	/* "tip" or an index */
 	KT_OLD_INDEX,	/* -1 or an index */
-	KT_INDEX,
 	KT_DURATION,
 	KT_LEVEL,
 	KT_ENUM,

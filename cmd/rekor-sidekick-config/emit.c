@@ -133,14 +133,19 @@ emit_tail(const struct config *cfg, const char *dir, struct buf *out)
 		arg_add2(&args, "--from", start);
 	else if (start == NULL && index != NULL && strcmp(index, "-1") != 0)
 		arg_add2(&args, "--from", index);
-	/* end is the last index to read; rekor-tail --to stops before. */
-	if ((v = value_of(cfg, "end")) != NULL &&
-	    parse_uint64(v, 0, INT64_MAX - 1, &end) == 0) {
+	/*
+	 * end is the last index to read, rekor-tail --to the first one not
+	 * read; "tip" is the tip when rekor-tail starts for both.
+	 */
+	if ((v = value_of(cfg, "end")) != NULL && strcmp(v, "tip") == 0) {
+		arg_add2(&args, "--to", "tip");
+	} else if (v != NULL && parse_uint64(v, 0, INT64_MAX - 1, &end) == 0) {
 		snprintf(to, sizeof(to), "%llu", (unsigned long long)end + 1);
 		arg_add2(&args, "--to", to);
 	}
-	if ((v = value_of(cfg, "interval")) != NULL)
-		arg_add2(&args, "--interval", v);
+	/* docs/config-keys.md sets 10s, rekor-tail's own default is 5s. */
+	v = value_of(cfg, "interval");
+	arg_add2(&args, "--interval", v != NULL ? v : "10s");
 	if ((v = value_of(cfg, "timeout")) != NULL)
 		arg_add2(&args, "--timeout", v);
 	for (i = 0; config_outputs[i] != NULL; i++) {

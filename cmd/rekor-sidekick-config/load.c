@@ -1,8 +1,7 @@
 /*
- * Settings from the YAML tree and from the environment, and their
- * validation.  Each problem is reported on its own line and counted;
- * nothing stops at the first one, so that a user fixes a config in one
- * pass.
+ * Settings from the YAML tree.  Each problem is reported on its own line
+ * and counted, and nothing stops at the first one, so that a user fixes a
+ * config in one pass.
  */
 #include <ctype.h>
 #include <stdarg.h>

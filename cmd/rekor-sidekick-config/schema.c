@@ -25,7 +25,7 @@ const struct key_def config_keys[] = {
 	{ "server", KT_URL, NULL, 0 },
 	{ "start", KT_START, NULL, 0 },
 	{ "index", KT_OLD_INDEX, NULL, 0 },
-	{ "end", KT_INDEX, NULL, 0 },
+	{ "end", KT_START, NULL, 0 },
 	{ "interval", KT_DURATION, NULL, 0 },
 	{ "timeout", KT_DURATION, NULL, 0 },
 	{ "stateDir", KT_PATH, NULL, 0 },
@@ -339,12 +339,6 @@ key_check_value(const struct key_def *k, const char *s, struct buf *canon)
 			break;
 		if (parse_uint64(s, 0, INT64_MAX, &u) == -1) {
 			buf_append_str(canon, "-1 (the tip) or a log index");
-			return -1;
-		}
-		break;
-	case KT_INDEX:
-		if (parse_uint64(s, 0, INT64_MAX, &u) == -1) {
-			buf_append_str(canon, "a log index (0 or more)");
 			return -1;
 		}
 		break;

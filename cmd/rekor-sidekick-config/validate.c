@@ -129,9 +129,10 @@ static void
 apply_env_policies(struct config *cfg, struct env_policy *eps, size_t n)
 {
 	struct policy *grown, *p;
-	size_t i, j;
+	size_t i;
 
-	qsort(eps, n, sizeof(*eps), env_policy_cmp);
+	if (n > 1)
+		qsort(eps, n, sizeof(*eps), env_policy_cmp);
 	for (i = 0; i < n; i++) {
 		if (eps[i].index > cfg->npolicies) {
 			config_problem(cfg, eps[i].name, NULL, "policy %lu "
@@ -163,12 +164,14 @@ apply_env_policies(struct config *cfg, struct env_policy *eps, size_t n)
 	}
 	cfg->policies_set |= n > 0;
 
-	/* A body or file from the environment replaces the file's other. */
+	/*
+	 * A body from the environment replaces a file from the config file,
+	 * and a file from the environment replaces a body.
+	 */
 	for (i = 0; i < cfg->npolicies; i++) {
 		p = &cfg->policies[i];
-		j = from_env(p->field[PF_BODY].where) &&
-		    !from_env(p->field[PF_FILE].where);
-		if (j)
+		if (from_env(p->field[PF_BODY].where) &&
+		    !from_env(p->field[PF_FILE].where))
 			value_clear(&p->field[PF_FILE]);
 		else if (from_env(p->field[PF_FILE].where) &&
 		    !from_env(p->field[PF_BODY].where))
@@ -462,14 +465,17 @@ check_range(struct config *cfg)
 	if (start->set && index->set)
 		log_info("both start (%s) and index (%s) are set; start is "
 		    "used", start->where, index->where);
-	if (have_from && end->set &&
+	if (have_from && end->set && strcmp(end->scalar, "tip") != 0 &&
 	    parse_uint64(end->scalar, 0, INT64_MAX, &to) == 0 && to < from)
 		config_problem(cfg, end->where, "end", "index %s comes "
 		    "before the start %llu; make end at least the start",
 		    end->scalar, (unsigned long long)from);
 }
 
-/* Checks everything; CONFIG_DIR is the directory of the config file. */
+/*
+ * Checks the values, the outputs and the policies.  A relative policy
+ * file from the config file starts at the config file's directory.
+ */
 void
 config_validate(struct config *cfg)
 {

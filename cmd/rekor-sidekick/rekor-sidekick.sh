@@ -1,10 +1,10 @@
 #!/bin/sh
 # rekor-sidekick: runs rekor-tail | rekor-policy | rekor-out-... as the
 # YAML config describes.  rekor-sidekick-config reads and checks the
-# config and prints the stages as shell assignments; this script writes
-# inline policies to private files, starts the stages (through tee and
-# named pipes when several outputs are enabled), and stops them all when
-# one fails or on SIGINT, SIGTERM or SIGHUP.
+# config and prints the stages as shell assignments.  This script writes
+# inline policies to private files and starts the stages, through tee and
+# named pipes when several outputs are enabled.  It stops them all when
+# one fails, or on SIGINT, SIGTERM or SIGHUP.
 set -eu
 
 prog=rekor-sidekick
@@ -297,8 +297,8 @@ start_stage() {
 		child=$!
 		echo "$child" >"$tmp/$s_name.pid"
 		rc=0
-		# dash reports a child killed by a signal on stderr: the
-		# status file says it already.
+		# dash reports a child killed by a signal on stderr, and the
+		# exits file records that already.
 		wait "$child" 2>/dev/null || rc=$?
 		echo "$s_name $rc" >>"$tmp/exits"
 		kill -USR1 "$main_pid" 2>/dev/null || :
@@ -375,8 +375,8 @@ stop_all() {
 # The main loop: wake on USR1, on a signal, or every second (a USR1 that
 # arrives just before `wait` would otherwise be missed), then look at the
 # exit statuses.  A status of 2 or more, or death by a signal, stops the
-# other stages; status 1 (ran to the end, some records went wrong) lets
-# them finish.
+# other stages.  Status 1 means that the stage ran to the end with some
+# records gone wrong, so the other stages may finish.
 status=0
 while :; do
 	if [ -n "$caught" ]; then
