@@ -45,9 +45,11 @@ e2e_ns() {
 }
 
 # Starts a command inside the namespace in the background, standard output
-# to $1 and standard error to $2, and prints nothing.  Its pid (the
-# command's own, since env and nsenter exec it) is in $E2E_BG_PID and is
-# appended to $BATS_TEST_TMPDIR/bg.pids, which e2e_kill_bg reads.
+# to $1 and standard error to $2, and prints nothing.  Its pid is in
+# $E2E_BG_PID and is appended to $BATS_TEST_TMPDIR/bg.pids, which
+# e2e_kill_bg reads.  env and nsenter exec the command, so that is the
+# command's own pid unless the command is a wrapper script that forks (a
+# pyenv shim for python3 does).
 e2e_bg() {
 	local out=$1 err=$2 E2E_ENTER
 	shift 2
