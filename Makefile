@@ -40,7 +40,7 @@ TEST_PATH = $(CURDIR)/$(BUILD)/bin:$(GOBIN):$(PATH)
 BATS	?= bats
 TESTS	?= tests
 
-.PHONY: all deps test asan check lint e2e bench install uninstall clean
+.PHONY: all deps test asan check lint e2e demo bench install uninstall clean
 .SUFFIXES:
 
 all: $(BINS)
@@ -83,6 +83,16 @@ test: all
 	PATH="$(TEST_PATH)" opa test etc/policies
 	PATH="$(TEST_PATH)" REKOR_BUILD="$(CURDIR)/$(BUILD)" \
 	    $(BATS) --timing $(TESTS)
+
+# The end-to-end tests alone, against a real Rekor log that
+# scripts/rekor-local.sh runs on this machine (`make deps` installs it).
+e2e:
+	$(MAKE) test TESTS=tests/95-e2e-rekor.bats
+
+# A local Rekor log, a few signed entries and rekor-sidekick's alerts on
+# them on the terminal; the log is stopped at the end.
+demo: all
+	PATH="$(TEST_PATH)" bash scripts/demo.bash
 
 # The same suite with every C program built under AddressSanitizer and
 # UndefinedBehaviorSanitizer.  Any report, leaks included, fails the run:

@@ -7,14 +7,23 @@ set -eu
 
 APT_PACKAGES="build-essential pkg-config libcurl4-openssl-dev libcjson-dev
 libssl-dev libyaml-dev bats mandoc shellcheck jq curl ca-certificates
-python3 procps util-linux openssl time"
+python3 procps util-linux openssl time
+iproute2 mariadb-server mariadb-client gnupg openssh-client strace"
 
-# Go tools: name, module path@version.  mailpit (an SMTP server with an
-# HTTP API to read the mail back) and victoria-logs (which accepts Loki's
-# push API and can be queried) are real servers for the output tests.
+# Go tools: name, module path@version.  opa evaluates the policies.
+# mailpit (an SMTP server with an HTTP API to read the mail back) and
+# victoria-logs (which accepts Loki's push API and can be queried) are real
+# servers for the output tests.  Trillian, rekor-server, rekor-cli and
+# cosign run a real Rekor log for the end-to-end tests.
 GO_TOOLS="opa github.com/open-policy-agent/opa@v1.22.4
 mailpit github.com/axllent/mailpit@v1.33.1
-victoria-logs github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v1.52.2"
+victoria-logs github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v1.52.2
+trillian_log_server github.com/google/trillian/cmd/trillian_log_server@v1.7.3
+trillian_log_signer github.com/google/trillian/cmd/trillian_log_signer@v1.7.3
+createtree github.com/google/trillian/cmd/createtree@v1.7.3
+rekor-server github.com/sigstore/rekor/cmd/rekor-server@v1.5.4
+rekor-cli github.com/sigstore/rekor/cmd/rekor-cli@v1.5.4
+cosign github.com/sigstore/cosign/v2/cmd/cosign@v2.6.4"
 
 say() {
 	printf 'deps: %s\n' "$*" >&2
