@@ -278,7 +278,7 @@ so sign an entry" ]
 	run -0 --separate-stderr "$BIN/rekor-sidekick-config" --config "$CFG"
 	eval "$output"
 	eval "set -- $output_0_args"
-	[ "$*" = "--state $REKOR_SIDEKICK_STATEDIR/out-cloudevents.state --dead-letter $REKOR_SIDEKICK_STATEDIR/out-cloudevents.deadletter --source-id ci --http-url http://127.0.0.1:9/ --insecure --ca-file /etc/ssl/x.pem" ]
+	[ "$*" = "--state $REKOR_SIDEKICK_STATEDIR/out-cloudevents.state --dead-letter $REKOR_SIDEKICK_STATEDIR/out-cloudevents.deadletter --spool $REKOR_SIDEKICK_STATEDIR/out-cloudevents.spool --source-id ci --http-url http://127.0.0.1:9/ --insecure --ca-file /etc/ssl/x.pem" ]
 }
 
 @test "rekor-sidekick: quotes in values cannot run commands" {
@@ -479,9 +479,18 @@ EOF
 }
 
 @test "rekor-sidekick: --check fails when a stage program is missing" {
+	local partial="$BATS_TEST_TMPDIR/partial-bin" prog
+	# A folder with every program but rekor-out-loki, and a PATH that
+	# holds neither that folder's siblings nor build/bin.
+	mkdir "$partial"
+	for prog in rekor-sidekick rekor-sidekick-config rekor-tail \
+	    rekor-policy rekor-out-stdout; do
+		cp "$BIN/$prog" "$partial/"
+	done
 	write_config 'outputs:' '  loki:' '    enabled: true' '    url: http://127.0.0.1:9'
-	run -2 --separate-stderr "$BIN/rekor-sidekick" --check --config "$CFG"
-	[ "$stderr" = "rekor-sidekick: cannot find 'rekor-out-loki' in $BIN or on PATH; install it (make install) or add its directory to PATH" ]
+	PATH=/usr/bin:/bin run -2 --separate-stderr "$partial/rekor-sidekick" \
+	    --check --config "$CFG"
+	[ "$stderr" = "rekor-sidekick: cannot find 'rekor-out-loki' in $partial or on PATH; install it (make install) or add its directory to PATH" ]
 }
 
 @test "rekor-sidekick: unknown option and stray argument exit 2" {
@@ -516,7 +525,7 @@ EOF
 	[ "${lines[2]}" = "    -n every-entry -i body -p '\${TMPDIR:-/tmp}/rekor-sidekick.XXXXXX/policy-0.rego' |" ]
 	[[ "${lines[3]}" == */tee' \' ]]
 	[ "${lines[4]}" = "    >($BIN/rekor-out-stdout --state $REKOR_SIDEKICK_STATEDIR/out-stdout.state --dead-letter $REKOR_SIDEKICK_STATEDIR/out-stdout.deadletter) \\" ]
-	[ "${lines[5]}" = "    >(REKOR_SIDEKICK_OUTPUTS_PAGERDUTY_INTEGRATIONKEY=*** $BIN/rekor-out-pagerduty --state $REKOR_SIDEKICK_STATEDIR/out-pagerduty.state --dead-letter $REKOR_SIDEKICK_STATEDIR/out-pagerduty.deadletter --severity critical) \\" ]
+	[ "${lines[5]}" = "    >(REKOR_SIDEKICK_OUTPUTS_PAGERDUTY_INTEGRATIONKEY=*** $BIN/rekor-out-pagerduty --state $REKOR_SIDEKICK_STATEDIR/out-pagerduty.state --dead-letter $REKOR_SIDEKICK_STATEDIR/out-pagerduty.deadletter --spool $REKOR_SIDEKICK_STATEDIR/out-pagerduty.spool --severity critical) \\" ]
 	[ "${lines[6]}" = "    >/dev/null" ]
 }
 

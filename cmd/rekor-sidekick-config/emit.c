@@ -206,6 +206,16 @@ emit_output(const struct config *cfg, const char *dir, const char *oname,
 	buf_reset(&tmp);
 	buf_printf(&tmp, "%s/out-%s.deadletter", dir, oname);
 	arg_add2(&args, "--dead-letter", tmp.data);
+	/*
+	 * A durable spool lets an output acknowledge a mark once the alerts
+	 * before it are on disk, and resend them after a crash.  stdout
+	 * delivers as it reads and has no spool.
+	 */
+	if (strcmp(oname, "stdout") != 0) {
+		buf_reset(&tmp);
+		buf_printf(&tmp, "%s/out-%s.spool", dir, oname);
+		arg_add2(&args, "--spool", tmp.data);
+	}
 	for (i = 0; i < config_nkeys; i++) {
 		k = &config_keys[i];
 		v = &cfg->values[i];
