@@ -248,6 +248,7 @@ prepare_post(CURL *curl, const char *req, size_t len, int strict,
     struct buf *resp)
 {
 	buf_reset(resp);
+	/* XXX: no time limit: a policy that runs very long stalls here. */
 	curl_easy_setopt(curl, CURLOPT_URL, strict ?
 	    RESULTS_URL "?strict-builtin-errors=true" : RESULTS_URL);
 	curl_easy_setopt(curl, CURLOPT_POST, 1L);
