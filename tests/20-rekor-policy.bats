@@ -151,6 +151,13 @@ alert if {
 	[[ "$stderr" == *"$p:4:2: rego_type_error: lower: invalid argument"* ]]
 }
 
+@test "rekor-policy: compile error names a policy named by -n" {
+	p=$(write_policy broken 'package sidekick
+alert if {')
+	run -2 --separate-stderr rekor-policy -n release-key -p "$p" < "$ENTRIES"
+	[[ "$stderr" == *"rekor-policy: policy 'release-key' in '$p' did not compile"* ]]
+}
+
 @test "rekor-policy: v0 policy with an error reports the v0 error" {
 	p=$(write_policy v0err 'package sidekick
 

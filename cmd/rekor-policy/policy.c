@@ -399,6 +399,10 @@ print_opa_errors(const struct policy *p, const cJSON *doc)
 			fprintf(stderr, "%s: %s: %s\n", p->file, c, m);
 		n++;
 	}
+	/* The wrapper writes inline bodies to temporary files: name them. */
+	if (n > 0 && p->name_from_option)
+		log_error("policy '%s' in '%s' did not compile", p->name,
+		    p->file);
 	return n;
 }
 
@@ -463,8 +467,14 @@ parse_policy(const struct opa_env *env, struct policy *p)
 	if ((r0 = run_parse(env, p, 1, &v0)) == 0) {
 		cJSON_Delete(v1);
 		p->v0 = 1;
-		log_warn("policy '%s' was read as Rego v0 (OPA 0.x syntax); "
-		    "'opa fmt --v0-v1' rewrites it for Rego v1", p->file);
+		if (p->name_from_option)
+			log_warn("policy '%s' in '%s' was read as Rego v0 "
+			    "(OPA 0.x syntax); 'opa fmt --v0-v1' rewrites it "
+			    "for Rego v1", p->name, p->file);
+		else
+			log_warn("policy '%s' was read as Rego v0 (OPA 0.x "
+			    "syntax); 'opa fmt --v0-v1' rewrites it for Rego "
+			    "v1", p->file);
 		return v0;
 	}
 	if (r0 == 1 && first_error_position(v0) > first_error_position(v1))

@@ -260,9 +260,20 @@ prepare_post(CURL *curl, const char *req, size_t len, int strict,
 static void
 report_no_response(struct policy *p, CURLcode cc)
 {
-	if (server_check_alive(p) == 0)
-		log_error("policy '%s': no response from opa on '%s': %s",
-		    p->name, p->socket, curl_easy_strerror(cc));
+	int i;
+
+	/*
+	 * A killed opa closes its socket before it can be reaped, so give it
+	 * up to 200 ms to show up as dead: the cause is more useful than the
+	 * transport error.
+	 */
+	for (i = 0; i < 20; i++) {
+		if (server_check_alive(p) == -1)
+			return;
+		sleep_ms(10);
+	}
+	log_error("policy '%s': no response from opa on '%s': %s",
+	    p->name, p->socket, curl_easy_strerror(cc));
 }
 
 /*

@@ -140,10 +140,6 @@ while [ "$i" -lt "$output_count" ]; do
 	i=$((i + 1))
 done
 
-if [ "$mode" = check ]; then
-	exit 0
-fi
-
 # Sets $policy_args to the rekor-policy argv, quoted for eval: one -p per
 # policy, after the name, description and input mode that apply to it.
 # Inline bodies are read from $1/policy-N.rego.
@@ -263,6 +259,16 @@ while [ "$i" -lt "$policy_count" ]; do
 	i=$((i + 1))
 done
 build_policy_args "$tmp"
+
+# --check: rekor-policy finds opa and compiles every policy before it
+# reads any input, so an empty input checks exactly that.
+if [ "$mode" = check ]; then
+	eval "set -- $policy_args"
+	"$policy_prog" "$@" </dev/null >/dev/null || exit $?
+	say "config '$conf' is valid: $policy_count policies, $output_count" \
+	    "outputs"
+	exit 0
+fi
 
 if ! mkdir -p -- "$state_dir"; then
 	say "cannot create the state directory '$state_dir'; set stateDir" \
