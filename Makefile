@@ -120,10 +120,16 @@ install: all
 	cp -f $(BINS) $(DESTDIR)$(BINDIR)/
 	$(if $(MAN1),cp -f $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN5),cp -f $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+	ln -sf rekor-sidekick.1 \
+	    $(DESTDIR)$(MANDIR)/man1/rekor-sidekick-config.1
+	@# rekor-policy runs opa; services and cron have a short PATH.
+	if [ -x "$(GOBIN)/opa" ]; then cp -f "$(GOBIN)/opa" \
+	    $(DESTDIR)$(BINDIR)/; fi
 
 uninstall:
 	rm -f $(CMDS:%=$(DESTDIR)$(BINDIR)/%)
 	rm -f $(MAN1:man/%=$(DESTDIR)$(MANDIR)/man1/%)
+	rm -f $(DESTDIR)$(MANDIR)/man1/rekor-sidekick-config.1
 	rm -f $(MAN5:man/%=$(DESTDIR)$(MANDIR)/man5/%)
 
 clean:

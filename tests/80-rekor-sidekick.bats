@@ -486,7 +486,7 @@ EOF
 @test "rekor-sidekick: missing config file exits 2" {
 	run -2 --separate-stderr "$BIN/rekor-sidekick" --config "$BATS_TEST_TMPDIR/none.yaml"
 	[ -z "$output" ]
-	[ "$stderr" = "$(cfgerr "cannot open '$BATS_TEST_TMPDIR/none.yaml': No such file or directory")" ]
+	[ "$stderr" = "$(cfgerr "cannot open config '$BATS_TEST_TMPDIR/none.yaml': No such file or directory; pass --config FILE (etc/config.yaml is a sample)")" ]
 }
 
 @test "rekor-sidekick: REKOR_SIDEKICK_CONFIG names the config" {

@@ -294,8 +294,9 @@ opa_env_init(struct opa_env *env, const char *opa)
 
 	memset(env, 0, sizeof(*env));
 	if ((env->opa = find_program(opa)) == NULL) {
-		log_error("opa not found as '%s': install it ('make deps') "
-		    "or give its path with --opa", opa);
+		log_error("opa not found as '%s': install it ('make deps'), "
+		    "add its folder ('go env GOPATH'/bin) to PATH, or give "
+		    "its path with --opa", opa);
 		return -1;
 	}
 	/* A unix socket path must fit in 108 bytes. */

@@ -147,7 +147,8 @@ tree_load(const char *path, struct node **out)
 
 	*out = NULL;
 	if ((fp = fopen(path, "rb")) == NULL) {
-		log_error("cannot open '%s': %s", path, strerror(errno));
+		log_error("cannot open config '%s': %s; pass --config FILE "
+		    "(etc/config.yaml is a sample)", path, strerror(errno));
 		return -1;
 	}
 	if (!yaml_parser_initialize(&parser)) {
