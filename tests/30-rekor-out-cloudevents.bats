@@ -235,18 +235,36 @@ ce() {
 	[ "$(jq -r .next state.json)" = 0 ]
 }
 
-@test "rekor-out-cloudevents: durable spool acknowledges marks before delivery" {
+# Runs rekor-out-cloudevents with a durable spool against a port where
+# nothing listens, waits until it has acknowledged the last mark (next=7)
+# while every alert is still undelivered, then stops it with SIGTERM.
+spool_while_down() {
+	local port pid i=0
 	port=$(free_port)
-	run -3 --separate-stderr rekor-out-cloudevents -i x -u "http://127.0.0.1:$port/" \
-	    -R 1s -S spool -s state.json < alerts.ndjson
+	rekor-out-cloudevents -i x -u "http://127.0.0.1:$port/" -S spool \
+	    -s state.json < alerts.ndjson 2> spool-err.txt &
+	pid=$!
+	while [ "$(jq -r .next state.json 2>/dev/null)" != 7 ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 300 ]; then
+			kill -TERM "$pid"
+			echo "mark 7 not acknowledged after 30 s" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	wait "$pid" || :
+}
+
+@test "rekor-out-cloudevents: durable spool acknowledges marks before delivery" {
+	spool_while_down
 	[ "$(jq -r .next state.json)" = 7 ]
 	[ -n "$(ls spool/seg-*)" ]
 }
 
 @test "rekor-out-cloudevents: restart resends what the spool holds" {
-	port=$(free_port)
-	run -3 --separate-stderr rekor-out-cloudevents -i x -u "http://127.0.0.1:$port/" \
-	    -R 1s -S spool -s state.json < alerts.ndjson
+	spool_while_down
 	start_fake cloudevents
 	run -0 --separate-stderr ce -S spool -s state.json < /dev/null
 	[ "$(jq -r .id "$FAKE_REC" | sort)" = "$(alert_ids alerts.ndjson)" ]
