@@ -404,7 +404,9 @@ spool_while_down() {
 
 @test "rekor-out-cloudevents: clean stop resends nothing already delivered" {
 	start_fake cloudevents --faults '[{"count": 3}, {"status": 503, "count": -1}]'
-	run -3 --separate-stderr ce -R 1s -S spool < alerts.ndjson
+	# 5 s of retries leave the reading thread, whose fsyncs can be slow on
+	# a loaded machine, ample time to spool all seven alerts.
+	run -3 --separate-stderr ce -R 5s -S spool < alerts.ndjson
 	[ "$(wc -l < "$FAKE_REC")" -eq 3 ]
 	set_faults "$FAKE_PORT" '[]'
 	run -0 --separate-stderr ce -S spool < /dev/null
