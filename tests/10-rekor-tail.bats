@@ -622,6 +622,18 @@ serve_body() {
 	[[ "$stderr" == *"state file '$st' is ahead of the log: it resumes at 30, but the log has 18 entries"* ]]
 }
 
+@test "rekor-tail: state write replaces a planted symlink" {
+	rekor_start
+	local state="$BATS_TEST_TMPDIR/state.json" victim="$BATS_TEST_TMPDIR/victim"
+	echo keep >"$victim"
+	# The temporary file is STATE.tmp.PID, and exec keeps the shell's pid.
+	run -0 --separate-stderr bash -c 'ln -s "$1" "$2.tmp.$$" &&
+	    exec rekor-tail -s "$3" -f 0 -t 3 -S "$2"' _ "$victim" "$state" \
+	    "$REKOR_URL"
+	[ "$(cat "$victim")" = keep ]
+	[ "$(jq -r .next "$state")" = 3 ]
+}
+
 @test "rekor-tail: unwritable state file exits 5" {
 	rekor_start
 	run -5 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 3 \
