@@ -476,6 +476,29 @@ serve_body() {
 	    'body contains the escape \u0000' ]
 }
 
+# Prints a body whose object holds arrays nested $1 - 1 deep: $1 levels.
+nested_body() {
+	local open close
+	open=$(printf '%*s' "$(($1 - 1))" '' | tr ' ' '[')
+	close=$(printf '%*s' "$(($1 - 1))" '' | tr ' ' ']')
+	printf '{"apiVersion":"0.0.1","kind":"x","spec":%s%s}' "$open" "$close"
+}
+
+@test "rekor-tail: body nested 129 deep becomes a malformed record" {
+	rekor_start
+	serve_body 2 "$(nested_body 129)"
+	run -1 --separate-stderr rekor-tail -s "$REKOR_URL" -f 2 -t 3
+	[ "$(jq -r 'select(.control == "malformed") | .error' <<<"$output")" = \
+	    "body nests deeper than 128 levels" ]
+}
+
+@test "rekor-tail: body nested 128 deep is an entry jq reads" {
+	rekor_start
+	serve_body 2 "$(nested_body 128)"
+	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -f 2 -t 3
+	[ "$(jq -r 'select(.logIndex == 2) | .kind' <<<"$output")" = x ]
+}
+
 @test "rekor-tail: body that is not UTF-8 becomes a malformed record" {
 	rekor_start
 	serve_body 2 '{"apiVersion":"0.0.1","kind":"hashedrekord","x":"\377"}'

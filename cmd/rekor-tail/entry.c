@@ -15,6 +15,13 @@
 
 #define JSON_INT_MAX	9007199254740992.0	/* 2^53: exact in a double */
 
+/*
+ * The deepest body written as an entry.  jq 1.6 reads 256 levels and
+ * cJSON 1000, and a dead-letter line nests the body two levels deeper
+ * than it is, so every stage and jq can read what rekor-tail writes.
+ */
+#define BODY_DEPTH_MAX	128
+
 /* Reads a non-negative integer that a double represents exactly. */
 static int
 json_get_index(const cJSON *parent, const char *name, uint64_t *out)
@@ -429,6 +436,19 @@ entry_check_place(const struct layout *l, const struct shard *s,
 	return 0;
 }
 
+/* Returns the nesting depth of node: 1 for a scalar or an empty list. */
+static int
+json_depth(const cJSON *node)
+{
+	const cJSON *c;
+	int max = 0, d;
+
+	for (c = node->child; c != NULL; c = c->next)
+		if ((d = json_depth(c)) > max)
+			max = d;
+	return max + 1;
+}
+
 static int
 key_cmp(const void *a, const void *b)
 {
@@ -564,6 +584,11 @@ item_record(const struct layout *l, const char *server, const cJSON *item,
 	version = cJSON_GetObjectItemCaseSensitive(doc, "apiVersion");
 	if (!cJSON_IsString(kind) || !cJSON_IsString(version)) {
 		buf_printf(err, "body has no \"kind\" or \"apiVersion\" string");
+		goto malformed;
+	}
+	if (json_depth(doc) > BODY_DEPTH_MAX) {
+		buf_printf(err, "body nests deeper than %d levels",
+		    BODY_DEPTH_MAX);
 		goto malformed;
 	}
 	switch (find_dup_key(doc, &dup)) {
