@@ -146,42 +146,6 @@ nomem:
 }
 
 static int
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k, len;
-	unsigned int c;
-
-	while (i < n) {
-		c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4;
-		else
-			return 0;
-		if (i + len > n)
-			return 0;
-		for (k = 1; k < len; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-		/* Overlong forms, surrogates and values past U+10FFFF. */
-		if ((c == 0xe0 && s[i + 1] < 0xa0) ||
-		    (c == 0xed && s[i + 1] > 0x9f) ||
-		    (c == 0xf0 && s[i + 1] < 0x90) ||
-		    (c == 0xf4 && s[i + 1] > 0x8f))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
-static int
 append_base64(struct buf *b, const unsigned char *p, size_t n)
 {
 	size_t enc = 4 * ((n + 2) / 3);
@@ -210,7 +174,7 @@ deadletter_line(struct deadletter *dl, const char *reason, const char *line,
 		return 0;
 	if (add_head(&b, reason) == -1)
 		goto out;
-	if (utf8_valid((const unsigned char *)line, len) &&
+	if (utf8_valid(line, len) &&
 	    memchr(line, '\0', len) == NULL) {
 		if ((copy = strndup(line, len)) == NULL ||
 		    (s = cJSON_CreateString(copy)) == NULL ||

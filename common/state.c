@@ -145,7 +145,14 @@ state_write(const char *path, const struct state *st)
 		log_error("cannot write state file '%s': out of memory", path);
 		goto out;
 	}
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/*
+	 * A file left at this name, or a symlink planted there, is removed
+	 * rather than written through.
+	 */
+	if (unlink(tmp.data) == -1 && errno != ENOENT)
+		goto fail;
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
 	if (fd == -1)
 		goto fail;
 	while (off < body.len) {

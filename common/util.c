@@ -1,5 +1,5 @@
 /*
- * Standard streams, number parsing and time helpers.
+ * Standard streams, number parsing, time helpers and a UTF-8 check.
  */
 #include <sys/stat.h>
 
@@ -165,4 +165,42 @@ format_rfc3339(int64_t secs, char *out, size_t len)
 	if (strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		return -1;
 	return 0;
+}
+
+/* Tells whether the n bytes at p are well-formed UTF-8 (RFC 3629). */
+int
+utf8_valid(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i = 0, k, len;
+	unsigned int c;
+
+	while (i < n) {
+		c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4;
+		else
+			return 0;
+		if (i + len > n)
+			return 0;
+		for (k = 1; k < len; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+		/* Overlong forms, surrogates and values past U+10FFFF. */
+		if ((c == 0xe0 && s[i + 1] < 0xa0) ||
+		    (c == 0xed && s[i + 1] > 0x9f) ||
+		    (c == 0xf0 && s[i + 1] < 0x90) ||
+		    (c == 0xf4 && s[i + 1] > 0x8f))
+			return 0;
+		i += len;
+	}
+	return 1;
 }

@@ -16,5 +16,6 @@ int	 parse_duration_ms(const char *, uint64_t, uint64_t, uint64_t *);
 uint64_t now_ms(void);
 void	 sleep_ms(uint64_t);
 int	 format_rfc3339(int64_t, char *, size_t);
+int	 utf8_valid(const void *, size_t);
 
 #endif

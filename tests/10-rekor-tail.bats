@@ -444,6 +444,77 @@ entries() {
 	[[ "$stderr" == *"entry 12 '108e9186e8c5677a"*"': body is not a JSON object"* ]]
 }
 
+# Serves text $2 (printf format) as the body of global index $1.
+serve_body() {
+	local b64
+	b64=$(printf "$2" | basenc --base64url -w 0)
+	rekor_control "fault?kind=body&index=$1&b64=$b64"
+}
+
+@test "rekor-tail: body with a duplicate key becomes a malformed record" {
+	rekor_start
+	serve_body 2 '{"apiVersion":"0.0.1","kind":"hashedrekord","kind":"intoto"}'
+	run -1 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 4
+	[ "$(entries <<<"$output")" = "0 1 3" ]
+	[ "$(jq -r 'select(.control == "malformed") | "\(.logIndex) \(.error)"' \
+	    <<<"$output")" = "2 body has the key 'kind' twice in one object" ]
+}
+
+@test "rekor-tail: nested duplicate key becomes a malformed record" {
+	rekor_start
+	serve_body 2 '{"apiVersion":"0.0.1","kind":"x","spec":[{"a":1,"b":2,"a":3}]}'
+	run -1 --separate-stderr rekor-tail -s "$REKOR_URL" -f 2 -t 3
+	[ "$(jq -r 'select(.control == "malformed") | .error' <<<"$output")" = \
+	    "body has the key 'a' twice in one object" ]
+}
+
+@test "rekor-tail: key with an escaped NUL becomes a malformed record" {
+	rekor_start
+	serve_body 2 '{"apiVersion":"0.0.1","kind\\u0000":"intoto"}'
+	run -1 --separate-stderr rekor-tail -s "$REKOR_URL" -f 2 -t 3
+	[ "$(jq -r 'select(.control == "malformed") | .error' <<<"$output")" = \
+	    'body contains the escape \u0000' ]
+}
+
+# Prints a body whose object holds arrays nested $1 - 1 deep: $1 levels.
+nested_body() {
+	local open close
+	open=$(printf '%*s' "$(($1 - 1))" '' | tr ' ' '[')
+	close=$(printf '%*s' "$(($1 - 1))" '' | tr ' ' ']')
+	printf '{"apiVersion":"0.0.1","kind":"x","spec":%s%s}' "$open" "$close"
+}
+
+@test "rekor-tail: body nested 129 deep becomes a malformed record" {
+	rekor_start
+	serve_body 2 "$(nested_body 129)"
+	run -1 --separate-stderr rekor-tail -s "$REKOR_URL" -f 2 -t 3
+	[ "$(jq -r 'select(.control == "malformed") | .error' <<<"$output")" = \
+	    "body nests deeper than 128 levels" ]
+}
+
+@test "rekor-tail: body nested 128 deep is an entry jq reads" {
+	rekor_start
+	serve_body 2 "$(nested_body 128)"
+	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -f 2 -t 3
+	[ "$(jq -r 'select(.logIndex == 2) | .kind' <<<"$output")" = x ]
+}
+
+@test "rekor-tail: body that is not UTF-8 becomes a malformed record" {
+	rekor_start
+	serve_body 2 '{"apiVersion":"0.0.1","kind":"hashedrekord","x":"\377"}'
+	run -1 --separate-stderr rekor-tail -s "$REKOR_URL" -f 0 -t 4
+	[ "$(entries <<<"$output")" = "0 1 3" ]
+	[ "$(jq -r 'select(.control == "malformed") | "\(.logIndex) \(.error)"' \
+	    <<<"$output")" = "2 body is not valid UTF-8" ]
+}
+
+@test "rekor-tail: body with UTF-8 text is an entry" {
+	rekor_start
+	serve_body 2 '{"apiVersion":"0.0.1","kind":"hashedrekord","x":"\303\251"}'
+	run -0 --separate-stderr rekor-tail -s "$REKOR_URL" -f 2 -t 3
+	[ "$(jq -r 'select(.logIndex == 2) | .body.x' <<<"$output")" = "é" ]
+}
+
 @test "rekor-tail: item at the wrong index exits 4" {
 	rekor_start
 	rekor_control 'fault?kind=wrong-index&index=5'
@@ -572,6 +643,18 @@ entries() {
 	run -4 --separate-stderr rekor-tail -s "$REKOR_URL" -S "$st"
 	[ -z "$output" ]
 	[[ "$stderr" == *"state file '$st' is ahead of the log: it resumes at 30, but the log has 18 entries"* ]]
+}
+
+@test "rekor-tail: state write replaces a planted symlink" {
+	rekor_start
+	local state="$BATS_TEST_TMPDIR/state.json" victim="$BATS_TEST_TMPDIR/victim"
+	echo keep >"$victim"
+	# The temporary file is STATE.tmp.PID, and exec keeps the shell's pid.
+	run -0 --separate-stderr bash -c 'ln -s "$1" "$2.tmp.$$" &&
+	    exec rekor-tail -s "$3" -f 0 -t 3 -S "$2"' _ "$victim" "$state" \
+	    "$REKOR_URL"
+	[ "$(cat "$victim")" = keep ]
+	[ "$(jq -r .next "$state")" = 3 ]
 }
 
 @test "rekor-tail: unwritable state file exits 5" {

@@ -442,6 +442,21 @@ EOF
 	[ "$stderr" = "$(cfgerr "$CFG:9:5: outputs.stdout.enabled: duplicate key (keys ignore case); keep one")" ]
 }
 
+@test "rekor-sidekick: a NUL in a value is an error naming its key" {
+	write_config 'outputs:' '  stdout:' '    enabled: true' \
+	    'server: "http://127.0.0.1:1/\0x"'
+	run -2 --separate-stderr "$BIN/rekor-sidekick" --check --config "$CFG"
+	[ -z "$output" ]
+	[ "$stderr" = "$(cfgerr "$CFG:9:9: the value of 'server' contains a NUL character; remove it")" ]
+}
+
+@test "rekor-sidekick: a NUL in a policy name is an error" {
+	printf '%s\n' 'policies:' '- name: "a\0b"' '  body: x' 'outputs:' \
+	    '  stdout: {enabled: true}' >"$CFG"
+	run -2 --separate-stderr "$BIN/rekor-sidekick" --check --config "$CFG"
+	[ "$stderr" = "$(cfgerr "$CFG:2:9: the value of 'name' contains a NUL character; remove it")" ]
+}
+
 @test "rekor-sidekick: end before start is an error" {
 	write_config 'outputs:' '  stdout:' '    enabled: true' 'start: 10' 'end: 9'
 	run -2 --separate-stderr "$BIN/rekor-sidekick" --check --config "$CFG"

@@ -37,8 +37,21 @@ scalar_is_null(const yaml_node_t *n)
 	    strcmp(v, "NULL") == 0;
 }
 
+/*
+ * Tells whether a scalar holds a NUL character ("\0" in a quoted YAML
+ * string), which would cut the C string short without a word.
+ */
+static int
+scalar_has_nul(const yaml_node_t *n)
+{
+	return memchr(n->data.scalar.value, '\0', n->data.scalar.length) !=
+	    NULL;
+}
+
+/* Converts yn, the value of key (NULL at the top and in lists). */
 static struct node *
-convert_node(struct convert *c, yaml_node_t *yn, unsigned int depth)
+convert_node(struct convert *c, yaml_node_t *yn, unsigned int depth,
+    const char *key)
 {
 	struct node *n;
 	yaml_node_pair_t *p;
@@ -68,6 +81,18 @@ convert_node(struct convert *c, yaml_node_t *yn, unsigned int depth)
 			break;
 		}
 		n->kind = NODE_SCALAR;
+		if (scalar_has_nul(yn)) {
+			if (key != NULL)
+				log_error("%s:%zu:%zu: the value of '%s' contains "
+				    "a NUL character; remove it", c->path,
+				    n->line, n->column, key);
+			else
+				log_error("%s:%zu:%zu: a value contains a NUL "
+				    "character; remove it", c->path, n->line,
+				    n->column);
+			c->failed = 1;
+			goto fail;
+		}
 		if ((n->scalar = strdup((char *)yn->data.scalar.value)) ==
 		    NULL)
 			goto nomem;
@@ -82,7 +107,8 @@ convert_node(struct convert *c, yaml_node_t *yn, unsigned int depth)
 		for (i = 0, p = yn->data.mapping.pairs.start;
 		    p < yn->data.mapping.pairs.top; p++, i++) {
 			k = yaml_document_get_node(c->doc, p->key);
-			if (k == NULL || k->type != YAML_SCALAR_NODE) {
+			if (k == NULL || k->type != YAML_SCALAR_NODE ||
+			    scalar_has_nul(k)) {
 				log_error("%s: %zu:%zu: a mapping key must be "
 				    "a plain string", c->path,
 				    k != NULL ? k->start_mark.line + 1 : n->line,
@@ -98,7 +124,7 @@ convert_node(struct convert *c, yaml_node_t *yn, unsigned int depth)
 				goto nomem;
 			n->pairs[i].value = convert_node(c,
 			    yaml_document_get_node(c->doc, p->value),
-			    depth + 1);
+			    depth + 1, n->pairs[i].key);
 			if (n->pairs[i].value == NULL)
 				goto fail;
 		}
@@ -113,7 +139,8 @@ convert_node(struct convert *c, yaml_node_t *yn, unsigned int depth)
 		for (i = 0, it = yn->data.sequence.items.start;
 		    it < yn->data.sequence.items.top; it++, i++) {
 			n->items[i] = convert_node(c,
-			    yaml_document_get_node(c->doc, *it), depth + 1);
+			    yaml_document_get_node(c->doc, *it), depth + 1,
+			    key);
 			if (n->items[i] == NULL)
 				goto fail;
 		}
@@ -183,7 +210,7 @@ tree_load(const char *path, struct node **out)
 			(*out)->line = (*out)->column = 1;
 			rc = 0;
 		}
-	} else if ((*out = convert_node(&c, root, 0)) != NULL) {
+	} else if ((*out = convert_node(&c, root, 0, NULL)) != NULL) {
 		rc = 0;
 	}
 	yaml_document_delete(&doc);

@@ -15,6 +15,13 @@
 
 #define JSON_INT_MAX	9007199254740992.0	/* 2^53: exact in a double */
 
+/*
+ * The deepest body written as an entry.  jq 1.6 reads 256 levels and
+ * cJSON 1000, and a dead-letter line nests the body two levels deeper
+ * than it is, so every stage and jq can read what rekor-tail writes.
+ */
+#define BODY_DEPTH_MAX	128
+
 /* Reads a non-negative integer that a double represents exactly. */
 static int
 json_get_index(const cJSON *parent, const char *name, uint64_t *out)
@@ -429,6 +436,82 @@ entry_check_place(const struct layout *l, const struct shard *s,
 	return 0;
 }
 
+/* Returns the nesting depth of node: 1 for a scalar or an empty list. */
+static int
+json_depth(const cJSON *node)
+{
+	const cJSON *c;
+	int max = 0, d;
+
+	for (c = node->child; c != NULL; c = c->next)
+		if ((d = json_depth(c)) > max)
+			max = d;
+	return max + 1;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Finds a key that occurs twice in one object anywhere in node.  cJSON
+ * looks up the first of two equal keys and opa the last, so the record's
+ * fields and the policies would see different values.
+ * Returns 1 with the key in *dup, 0 when there is none, -1 when out of
+ * memory.  The recursion is as deep as the parser allowed.
+ */
+static int
+find_dup_key(const cJSON *node, const char **dup)
+{
+	const cJSON *c;
+	const char **keys;
+	size_t n = 0, i;
+	int rc = 0;
+
+	if (cJSON_IsObject(node) && node->child != NULL &&
+	    node->child->next != NULL) {
+		for (c = node->child; c != NULL; c = c->next)
+			n++;
+		if ((keys = malloc(n * sizeof(*keys))) == NULL)
+			return -1;
+		i = 0;
+		for (c = node->child; c != NULL; c = c->next)
+			keys[i++] = c->string;
+		qsort(keys, n, sizeof(*keys), key_cmp);
+		for (i = 1; i < n && rc == 0; i++)
+			if (strcmp(keys[i - 1], keys[i]) == 0) {
+				*dup = keys[i];
+				rc = 1;
+			}
+		free(keys);
+	}
+	for (c = node->child; c != NULL && rc == 0; c = c->next)
+		rc = find_dup_key(c, dup);
+	return rc;
+}
+
+/*
+ * Tells whether JSON text contains the escape \u0000, which cJSON reads as
+ * the end of its string, so that "kind\u0000" would pass for "kind".
+ */
+static int
+has_nul_escape(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (s[i] != '\\')
+			continue;
+		if (s[i + 1] == 'u' && n - i >= 6 &&
+		    strncmp(s + i + 2, "0000", 4) == 0)
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
 /*
  * Checks the entry served for global index idx and builds its record in
  * *line (caller frees).  Returns ITEM_ENTRY, or ITEM_MALFORMED with a
@@ -444,7 +527,7 @@ item_record(const struct layout *l, const char *server, const cJSON *item,
 	const cJSON *kind, *version;
 	cJSON *doc = NULL;
 	unsigned char *raw = NULL;
-	const char *b64, *end;
+	const char *b64, *end, *dup;
 	char leaf[65], *text = NULL;
 	enum item_result rc = ITEM_BAD_REPLY;
 	uint64_t local;
@@ -482,6 +565,14 @@ item_record(const struct layout *l, const char *server, const cJSON *item,
 		buf_printf(err, "body contains a NUL byte");
 		goto malformed;
 	}
+	if (!utf8_valid(raw, (size_t)n)) {
+		buf_printf(err, "body is not valid UTF-8");
+		goto malformed;
+	}
+	if (has_nul_escape((const char *)raw, (size_t)n)) {
+		buf_printf(err, "body contains the escape \\u0000");
+		goto malformed;
+	}
 	doc = cJSON_ParseWithLengthOpts((const char *)raw, (size_t)n, &end, 0);
 	if (doc != NULL)
 		end += strspn(end, " \t\r\n");
@@ -493,6 +584,19 @@ item_record(const struct layout *l, const char *server, const cJSON *item,
 	version = cJSON_GetObjectItemCaseSensitive(doc, "apiVersion");
 	if (!cJSON_IsString(kind) || !cJSON_IsString(version)) {
 		buf_printf(err, "body has no \"kind\" or \"apiVersion\" string");
+		goto malformed;
+	}
+	if (json_depth(doc) > BODY_DEPTH_MAX) {
+		buf_printf(err, "body nests deeper than %d levels",
+		    BODY_DEPTH_MAX);
+		goto malformed;
+	}
+	switch (find_dup_key(doc, &dup)) {
+	case -1:
+		goto oom;
+	case 1:
+		buf_printf(err, "body has the key '%s' twice in one object",
+		    dup);
 		goto malformed;
 	}
 	/* Minify a NUL-terminated copy: the parser stopped at byte n. */

@@ -68,10 +68,12 @@ FAULTS = {
     "wrong-leaf": "give `index` a UUID whose leaf hash is of another body",
     "proof-index": "give `index` a proof index one too high",
     "no-index": "serve `index` without its logIndex field",
+    "body": "serve `index` with the body `b64` (URL-safe base64) and a "
+            "UUID that matches it",
 }
 ITEM_FAULTS = {"missing", "bad-base64", "not-json", "wrong-index", "extra",
                "duplicate", "wrong-shard", "wrong-leaf", "proof-index",
-               "no-index"}
+               "no-index", "body"}
 
 
 def leaf_hash(body: bytes) -> str:
@@ -238,6 +240,11 @@ class Log:
             entry["body"] = "!!not base64!!"
         if self.item_fault("not-json", index):
             raw = b"this body is not JSON"
+            entry["body"] = base64.b64encode(raw).decode()
+            uuid = uuid[:-64] + leaf_hash(raw)
+        f = self.item_fault("body", index)
+        if f:
+            raw = base64.urlsafe_b64decode(f["b64"])
             entry["body"] = base64.b64encode(raw).decode()
             uuid = uuid[:-64] + leaf_hash(raw)
         if self.item_fault("wrong-index", index):
