@@ -492,6 +492,22 @@ nested_body() {
 	    "body nests deeper than 128 levels" ]
 }
 
+@test "rekor-tail: body over 16 MiB becomes a malformed record" {
+	local b64 size=$((16 * 1024 * 1024))
+	rekor_start
+	b64=$(printf '{"apiVersion":"0.0.1","kind":"x","pad":"a"}' |
+	    basenc --base64url -w 0)
+	# 43 bytes plus the padding: one byte over the limit.
+	rekor_control "fault?kind=body&index=2&b64=$b64&pad=$((size - 42))"
+	run -1 --separate-stderr rekor-tail -s "$REKOR_URL" -f 1 -t 4
+	[ "$(entries <<<"$output")" = "1 3" ]
+	[ "$(jq -r 'select(.control == "malformed") | .error' <<<"$output")" = \
+	    "body of $((size + 1)) bytes is over the limit of $size bytes; 'raw' leaves it out" ]
+	[ "$(jq -r 'select(.control == "malformed") | .raw[] | has("body")' \
+	    <<<"$output")" = false ]
+	[ "$(wc -c <<<"$output")" -lt 100000 ]
+}
+
 @test "rekor-tail: body nested 128 deep is an entry jq reads" {
 	rekor_start
 	serve_body 2 "$(nested_body 128)"

@@ -21,6 +21,11 @@
  * than it is, so every stage and jq can read what rekor-tail writes.
  */
 #define BODY_DEPTH_MAX	128
+/*
+ * A larger body would make an entry record that rekor-policy (32 MiB a
+ * line) cannot read, so it would pass unevaluated.
+ */
+#define BODY_SIZE_MAX	(16 * 1024 * 1024)
 
 /* Reads a non-negative integer that a double represents exactly. */
 static int
@@ -287,9 +292,9 @@ print_record(cJSON *rec, char **line)
 
 static int
 malformed_record(uint64_t idx, const char *uuid, const char *why,
-    const cJSON *item, char **line)
+    const cJSON *item, int omit_body, char **line)
 {
-	cJSON *rec, *raw;
+	cJSON *rec, *raw, *entry;
 	char num[32];
 
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)idx);
@@ -301,6 +306,11 @@ malformed_record(uint64_t idx, const char *uuid, const char *why,
 	    (raw = cJSON_Duplicate(item, 1)) == NULL) {
 		cJSON_Delete(rec);
 		return -1;
+	}
+	/* An oversized body stays out, so the record itself stays small. */
+	if (omit_body) {
+		cJSON_ArrayForEach(entry, raw)
+			cJSON_DeleteItemFromObjectCaseSensitive(entry, "body");
 	}
 	cJSON_AddItemToObject(rec, "raw", raw);
 	return print_record(rec, line);
@@ -532,6 +542,7 @@ item_record(const struct layout *l, const char *server, const cJSON *item,
 	enum item_result rc = ITEM_BAD_REPLY;
 	uint64_t local;
 	long n;
+	int omit_body = 0;
 
 	*line = NULL;
 	if (entry_check_fields(entry, &local, err) == -1)
@@ -553,6 +564,13 @@ item_record(const struct layout *l, const char *server, const cJSON *item,
 	}
 	if (leaf_hash_hex(raw, (size_t)n, leaf) == -1)
 		goto oom;
+	if ((size_t)n > BODY_SIZE_MAX && strcmp(uuid + strlen(uuid) - 64,
+	    leaf) == 0) {
+		buf_printf(err, "body of %ld bytes is over the limit of %d "
+		    "bytes; 'raw' leaves it out", n, BODY_SIZE_MAX);
+		omit_body = 1;
+		goto malformed;
+	}
 	raw[n] = '\0';
 	if (strcmp(uuid + strlen(uuid) - 64, leaf) != 0) {
 		buf_printf(err, "UUID '%s' at index %llu does not end with the "
@@ -610,7 +628,8 @@ item_record(const struct layout *l, const char *server, const cJSON *item,
 	rc = ITEM_ENTRY;
 	goto out;
 malformed:
-	if (malformed_record(idx, uuid, err->data, item, line) == -1)
+	if (malformed_record(idx, uuid, err->data, item, omit_body,
+	    line) == -1)
 		goto oom;
 	rc = ITEM_MALFORMED;
 	goto out;

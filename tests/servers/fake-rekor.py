@@ -68,8 +68,9 @@ FAULTS = {
     "wrong-leaf": "give `index` a UUID whose leaf hash is of another body",
     "proof-index": "give `index` a proof index one too high",
     "no-index": "serve `index` without its logIndex field",
-    "body": "serve `index` with the body `b64` (URL-safe base64) and a "
-            "UUID that matches it",
+    "body": "serve `index` with the body `b64` (URL-safe base64), "
+            "grown by `pad` copies of its third-to-last byte, and a UUID "
+            "that matches it",
 }
 ITEM_FAULTS = {"missing", "bad-base64", "not-json", "wrong-index", "extra",
                "duplicate", "wrong-shard", "wrong-leaf", "proof-index",
@@ -245,6 +246,12 @@ class Log:
         f = self.item_fault("body", index)
         if f:
             raw = base64.urlsafe_b64decode(f["b64"])
+            # pad=N inserts N copies of the third-to-last byte before the
+            # last two ('{"p":"a"}' grows inside its string), for bodies
+            # too large for a URL.
+            pad = int(f.get("pad", "0"))
+            if pad > 0:
+                raw = raw[:-2] + raw[-3:-2] * pad + raw[-2:]
             entry["body"] = base64.b64encode(raw).decode()
             uuid = uuid[:-64] + leaf_hash(raw)
         if self.item_fault("wrong-index", index):
