@@ -646,6 +646,27 @@ EOF
 	[ -z "$output" ]
 }
 
+@test "rekor-sidekick: SIGTERM before any stage runs exits 0" {
+	local i=0
+	# The config reader blocks on opening the FIFO, so the signal
+	# arrives while the wrapper waits for it.
+	mkfifo "$BATS_TEST_TMPDIR/slow.yaml"
+	CFG=$BATS_TEST_TMPDIR/slow.yaml
+	start_wrapper
+	while ! pgrep -f "rekor-sidekick-config --config $CFG" >/dev/null; do
+		i=$((i + 1))
+		[ "$i" -lt 100 ]
+		sleep 0.1
+	done
+	kill -TERM "$WRAPPER_PID"
+	sleep 0.2
+	printf '%s\n' 'policies:' '- name: every-entry' '  body: |' \
+	    '    package sidekick' '    alert := true' 'outputs:' \
+	    '  stdout:' '    enabled: true' >"$CFG"
+	wait_wrapper 0
+	[ ! -s "$BATS_TEST_TMPDIR/out" ]
+}
+
 @test "rekor-sidekick: SIGINT stops every stage and exits 0" {
 	sidekick_rekor_start
 	write_config 'outputs:' '  stdout:' '    enabled: true' "server: $REKOR_URL" 'start: 0'

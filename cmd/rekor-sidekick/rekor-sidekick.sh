@@ -103,6 +103,12 @@ done
     misuse "unexpected argument '$1'; the config file goes after --config"
 [ -n "$conf" ] || misuse "the config file name is empty"
 
+# A stop request that arrives before any stage runs ends the run as a
+# stop does later: with status 0.  The stage traps below replace these.
+if [ "$mode" = run ]; then
+	trap 'exit 0' INT TERM HUP
+fi
+
 here=$(cd -- "$(dirname -- "$0")" && pwd -P)
 locate rekor-sidekick-config
 config_prog=$found
