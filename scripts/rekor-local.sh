@@ -12,7 +12,7 @@
 # Usage: rekor-local.sh install | start [rekor] | stop [rekor] | status |
 #        env | exec CMD [ARG...] | clean
 #
-# REKOR_LOCAL_DIR (default build/rekor-local) holds the database, the logs,
+# REKOR_LOCAL_DIR (default build/rekor-local) contains the database, the logs,
 # the pid files and the log's signing key; every command acts on the log in
 # that directory, so separate directories give independent logs.
 set -eu

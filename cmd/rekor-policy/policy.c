@@ -184,7 +184,10 @@ opa_capture(const struct opa_env *env, const char *const argv[], struct buf *out
 			continue;
 		if (n <= 0)
 			break;
-		/* Past 16 MiB, output is read and dropped, so opa never blocks. */
+		/*
+		 * Output past 4 x POLICY_FILE_MAX is read and dropped, so opa
+		 * never blocks on a full pipe.
+		 */
 		if (out->len < POLICY_FILE_MAX * 4)
 			buf_append(out, chunk, (size_t)n);
 	}

@@ -38,8 +38,8 @@ scalar_is_null(const yaml_node_t *n)
 }
 
 /*
- * Tells whether a scalar holds a NUL character ("\0" in a quoted YAML
- * string), which would cut the C string short without a word.
+ * Returns whether a scalar contains a NUL character ("\0" in a quoted
+ * YAML string), which would silently truncate the C string.
  */
 static int
 scalar_has_nul(const yaml_node_t *n)
